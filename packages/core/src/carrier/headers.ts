@@ -1,0 +1,161 @@
+/**
+ * Case-insensitive access to header carriers of every shape a Node.js service meets: Node's
+ * `IncomingHttpHeaders` (strings and arrays), fetch `Headers`, plain objects with keys in any
+ * case (a Java producer's `X-B3-TraceId`, opentelemetry-js #3150), `Map`s, and message headers
+ * whose values are `Buffer`s (Kafka, AMQP). Reading never throws.
+ */
+import type { TextMapGetter, TextMapSetter } from '@opentelemetry/api';
+
+/** One header value as carriers hold it. */
+export type HeaderValue = string | number | Uint8Array | readonly (string | Uint8Array)[] | null | undefined;
+
+/**
+ * Anything ctxprop can read headers from or write headers to.
+ *
+ * @example
+ * ```ts
+ * const carrier: HeaderCarrier = req.headers; // or new Headers(), new Map(), { 'X-B3-TraceId': buf }
+ * ```
+ */
+export type HeaderCarrier =
+  | Headers
+  | Map<string, HeaderValue>
+  | Record<string, HeaderValue>
+  | { readonly [key: string]: unknown };
+
+const decoder = new TextDecoder('utf-8');
+
+function isHeaders(carrier: object): carrier is Headers {
+  return typeof Headers === 'function' && carrier instanceof Headers;
+}
+
+function toText(value: unknown): string | string[] | undefined {
+  if (typeof value === 'string') return value;
+  if (value === undefined || value === null) return undefined;
+  if (Array.isArray(value)) {
+    const out: string[] = [];
+    for (const item of value) {
+      const text = toText(item);
+      if (typeof text === 'string') out.push(text);
+      else if (text !== undefined) out.push(...text);
+    }
+    return out.length === 0 ? undefined : out.length === 1 ? out[0] : out;
+  }
+  if (value instanceof Uint8Array) return decoder.decode(value);
+  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
+  return undefined;
+}
+
+/**
+ * Reads one header, matching its name without regard to case. Returns a string, an array of
+ * strings when the carrier holds several values, or `undefined`. Buffers are decoded as UTF-8.
+ *
+ * @example
+ * ```ts
+ * readHeader({ 'X-B3-TraceId': Buffer.from('80f1...') }, 'x-b3-traceid'); // '80f1...'
+ * ```
+ */
+export function readHeader(carrier: unknown, name: string): string | string[] | undefined {
+  if (typeof carrier !== 'object' || carrier === null) return undefined;
+  try {
+    const lower = name.toLowerCase();
+    if (isHeaders(carrier)) return carrier.get(lower) ?? undefined;
+    if (carrier instanceof Map) {
+      if (carrier.has(name)) return toText(carrier.get(name));
+      if (carrier.has(lower)) return toText(carrier.get(lower));
+      for (const [key, value] of carrier) {
+        if (typeof key === 'string' && key.length === lower.length && key.toLowerCase() === lower) return toText(value);
+      }
+      return undefined;
+    }
+    const record = carrier as Record<string, unknown>;
+    // Node's IncomingHttpHeaders are lowercase already: this first lookup is the hot path.
+    const direct = record[lower];
+    if (direct !== undefined) return toText(direct);
+    for (const key in record) {
+      if (key.length === lower.length && key.toLowerCase() === lower) return toText(record[key]);
+    }
+    return undefined;
+  } catch {
+    // A hostile carrier (a throwing getter or Proxy) reads as "no header".
+    return undefined;
+  }
+}
+
+/**
+ * Lists the header names of a carrier (as the carrier spells them).
+ *
+ * @example
+ * ```ts
+ * headerKeys(new Headers({ Baggage: 'a=1' })); // ['baggage']
+ * ```
+ */
+export function headerKeys(carrier: unknown): string[] {
+  if (typeof carrier !== 'object' || carrier === null) return [];
+  try {
+    if (isHeaders(carrier)) return [...carrier.keys()];
+    if (carrier instanceof Map) return [...carrier.keys()].filter((key): key is string => typeof key === 'string');
+    return Object.keys(carrier);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Writes one header, replacing any existing header of the same name in another case, so a
+ * carrier never ends up with both `Traceparent` and `traceparent`.
+ *
+ * @example
+ * ```ts
+ * const headers: Record<string, string> = { Traceparent: 'old' };
+ * writeHeader(headers, 'traceparent', '00-...');
+ * // headers is now { traceparent: '00-...' }
+ * ```
+ */
+export function writeHeader(carrier: unknown, name: string, value: string): void {
+  if (typeof carrier !== 'object' || carrier === null) return;
+  if (isHeaders(carrier)) {
+    carrier.set(name, value);
+    return;
+  }
+  const lower = name.toLowerCase();
+  if (carrier instanceof Map) {
+    for (const key of carrier.keys()) {
+      if (typeof key === 'string' && key !== name && key.toLowerCase() === lower) carrier.delete(key);
+    }
+    carrier.set(name, value);
+    return;
+  }
+  const record = carrier as Record<string, unknown>;
+  for (const key in record) {
+    if (key !== name && key.length === lower.length && key.toLowerCase() === lower) delete record[key];
+  }
+  record[name] = value;
+}
+
+/**
+ * A `TextMapGetter` that reads any {@link HeaderCarrier} without regard to case. ctxprop's
+ * propagators use it when none is given; it can be handed to OpenTelemetry's propagators too.
+ *
+ * @example
+ * ```ts
+ * propagation.extract(ROOT_CONTEXT, { TraceParent: '00-...' }, headerGetter);
+ * ```
+ */
+export const headerGetter: TextMapGetter<unknown> = {
+  keys: headerKeys,
+  get: readHeader,
+};
+
+/**
+ * A `TextMapSetter` that writes any {@link HeaderCarrier}, replacing a same-named header in
+ * another case.
+ *
+ * @example
+ * ```ts
+ * propagation.inject(context.active(), headers, headerSetter);
+ * ```
+ */
+export const headerSetter: TextMapSetter<unknown> = {
+  set: writeHeader,
+};
