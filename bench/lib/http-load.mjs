@@ -1,0 +1,155 @@
+/**
+ * HTTP load harness for the framework benchmarks: server CPU time per request and requests/s,
+ * measured over interleaved, paired rounds, reported as medians of the per-round ratios.
+ *
+ * Why this shape: on a 2-core machine the load generator saturates its core on a fast route, so
+ * requests/s alone hides a server's overhead; the server's own CPU counters (process.cpuUsage,
+ * read over IPC) do not. This machine also has slow phases in which allocation-heavy JS runs up
+ * to 2x slower, so each round runs every variant once, back to back (order rotated per round),
+ * and each variant is compared with the baseline *of the same round*.
+ *
+ * API:
+ *   compareServers({
+ *     title, variants: [{ name, script, env? }], baseline: 'bare',
+ *     rounds = 7, seconds = 4, warmupSeconds = 2, connections = 32, path = '/',
+ *     method = 'GET', headers = {}, body,
+ *     pairs = [['otel-auto', 'ctxprop-sdk']],   // extra "a costs N x b" lines
+ *   }) -> Promise<{ variants: {name, rps, cpuPerRequestUs, cpuRatio, rpsRatio}[], pairs }>
+ *
+ * A variant's `script` is a server file that listens on 127.0.0.1:0 and calls `ready(server)`
+ * from `./server-ipc.mjs`. Every server is started once and stays up; only one is under load at
+ * a time. Environment: BENCH_ROUNDS, BENCH_SECONDS, BENCH_CONNECTIONS override the defaults.
+ */
+import { fork, spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+function startServer(variant) {
+  return new Promise((resolve, reject) => {
+    const child = fork(variant.script, [], {
+      env: { ...process.env, ...variant.env },
+      execArgv: ['--expose-gc'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const timer = setTimeout(() => reject(new Error(`bench: ${variant.name} did not start in 20 s`)), 20_000);
+    child.once('exit', (code) => reject(new Error(`bench: ${variant.name} exited with ${code} before it was ready`)));
+    child.on('message', (message) => {
+      if (message?.type === 'ready') {
+        clearTimeout(timer);
+        child.removeAllListeners('exit');
+        resolve({ ...variant, child, port: message.port });
+      }
+    });
+  });
+}
+
+let nextId = 0;
+function readCpu(server) {
+  return new Promise((resolve) => {
+    const id = nextId++;
+    const onMessage = (message) => {
+      if (message?.type === 'cpu' && message.id === id) {
+        server.child.off('message', onMessage);
+        resolve(message.usage.user + message.usage.system);
+      }
+    };
+    server.child.on('message', onMessage);
+    server.child.send({ type: 'cpu', id });
+  });
+}
+
+function runLoad(config) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(here, 'load-runner.mjs'), JSON.stringify(config)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`bench: load generator exited with ${code}`));
+      resolve(JSON.parse(out.trim().split('\n').pop()));
+    });
+  });
+}
+
+async function measure(server, options, seconds) {
+  const before = await readCpu(server);
+  const load = await runLoad({
+    url: `http://127.0.0.1:${server.port}${options.path}`,
+    connections: options.connections,
+    seconds,
+    headers: options.headers,
+    method: options.method,
+    body: options.body,
+  });
+  const after = await readCpu(server);
+  if (load.errors > 0 || load.non2xx > 0 || load.requests === 0) {
+    throw new Error(`bench: ${server.name} answered ${load.non2xx} non-2xx and ${load.errors} errors of ${load.requests}`);
+  }
+  return { rps: load.rps, cpuPerRequestUs: (after - before) / load.requests, p99: load.latencyP99 };
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+const fmt = (n, digits = 2) => n.toFixed(digits);
+
+/** Runs the comparison and prints a table; see the header comment. */
+export async function compareServers(options) {
+  const opts = {
+    rounds: Number(process.env.BENCH_ROUNDS ?? options.rounds ?? 7),
+    seconds: Number(process.env.BENCH_SECONDS ?? options.seconds ?? 4),
+    warmupSeconds: options.warmupSeconds ?? 2,
+    connections: Number(process.env.BENCH_CONNECTIONS ?? options.connections ?? 32),
+    path: options.path ?? '/',
+    method: options.method ?? 'GET',
+    headers: options.headers ?? {},
+    body: options.body,
+    baseline: options.baseline ?? options.variants[0].name,
+    pairs: options.pairs ?? [],
+  };
+  console.log(`\n${options.title}`);
+  console.log(`  ${opts.rounds} interleaved rounds x ${opts.seconds} s, ${opts.connections} connections, ${opts.method} ${opts.path}`);
+  const servers = [];
+  try {
+    for (const variant of options.variants) servers.push(await startServer(variant));
+    for (const server of servers) await measure(server, opts, opts.warmupSeconds);
+    const samples = new Map(servers.map((s) => [s.name, []]));
+    for (let round = 0; round < opts.rounds; round++) {
+      const order = servers.map((_, i) => servers[(i + round) % servers.length]);
+      for (const server of order) samples.get(server.name).push(await measure(server, opts, opts.seconds));
+      process.stdout.write(`  round ${round + 1}/${opts.rounds} done\r`);
+    }
+    process.stdout.write('\n');
+    const base = samples.get(opts.baseline);
+    const rows = servers.map((server) => {
+      const runs = samples.get(server.name);
+      return {
+        name: server.name,
+        rps: median(runs.map((r) => r.rps)),
+        cpuPerRequestUs: median(runs.map((r) => r.cpuPerRequestUs)),
+        cpuRatio: median(runs.map((r, i) => r.cpuPerRequestUs / base[i].cpuPerRequestUs)),
+        rpsRatio: median(runs.map((r, i) => r.rps / base[i].rps)),
+      };
+    });
+    console.log(`  ${'variant'.padEnd(28)} ${'req/s'.padStart(9)} ${'CPU us/req'.padStart(11)} ${'CPU x bare'.padStart(11)} ${'req/s x bare'.padStart(13)}`);
+    for (const row of rows) {
+      console.log(
+        `  ${row.name.padEnd(28)} ${fmt(row.rps, 0).padStart(9)} ${fmt(row.cpuPerRequestUs, 1).padStart(11)} ${fmt(row.cpuRatio).padStart(11)} ${fmt(row.rpsRatio).padStart(13)}`,
+      );
+    }
+    const pairs = opts.pairs.map(([a, b]) => {
+      const ratio = median(samples.get(a).map((r, i) => r.cpuPerRequestUs / samples.get(b)[i].cpuPerRequestUs));
+      console.log(`  ${a} uses ${fmt(ratio)}x the CPU per request of ${b}`);
+      return { a, b, cpuRatio: ratio };
+    });
+    return { variants: rows, pairs };
+  } finally {
+    for (const server of servers) server.child.send({ type: 'exit' });
+  }
+}
