@@ -38,5 +38,8 @@ export type { BaggageMember, BaggageProperty } from './baggage/types.js';
 // -- other propagators (b3, jaeger, xray, ottrace, composite, createPropagator) --
 
 // -- context helpers --
+export { bindContext, bindEmitter } from './context/bind.js';
+export { getTraceContext } from './context/trace-context.js';
+export type { TraceContextInfo } from './context/trace-context.js';
 
 // -- outbound injection and destination policy --

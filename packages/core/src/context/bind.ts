@@ -1,0 +1,37 @@
+/**
+ * Binding functions and EventEmitters to a context, so callbacks that run later (a queue
+ * consumer's handler, a `'data'` listener registered elsewhere) see the context they were bound to.
+ */
+import { context as contextApi, type Context } from '@opentelemetry/api';
+import type { EventEmitter } from 'node:events';
+import { ensureContextManager } from './runtime.js';
+
+/**
+ * Returns `fn` bound to `ctx` (default: the active context): whenever it is called, it runs in
+ * that context.
+ *
+ * @example
+ * ```ts
+ * const onMessage = bindContext((message) => logger.info({ message }, 'received'));
+ * queue.on('message', onMessage); // logs carry the trace of the request that subscribed
+ * ```
+ */
+export function bindContext<F extends (...args: never[]) => unknown>(fn: F, ctx: Context = contextApi.active()): F {
+  ensureContextManager();
+  return contextApi.bind(ctx, fn);
+}
+
+/**
+ * Makes every listener added to `emitter` from now on run in `ctx` (default: the active context).
+ * Returns the same emitter; `removeListener` still finds listeners by the original function.
+ *
+ * @example
+ * ```ts
+ * bindEmitter(req); // 'data' and 'end' listeners run in the request's context
+ * req.on('end', () => logger.info('body read'));
+ * ```
+ */
+export function bindEmitter<E extends EventEmitter>(emitter: E, ctx: Context = contextApi.active()): E {
+  ensureContextManager();
+  return contextApi.bind(ctx, emitter);
+}

@@ -1,0 +1,133 @@
+import { EventEmitter } from 'node:events';
+import { context, createContextKey, ROOT_CONTEXT, trace, TraceFlags } from '@opentelemetry/api';
+import {
+  AsyncLocalStorageContextManager,
+  bindContext,
+  bindEmitter,
+  ensureContextManager,
+  getTraceContext,
+  hasContextManager,
+} from '@ctxprop/core';
+
+const KEY = createContextKey('test.value');
+const withValue = (value: string) => ROOT_CONTEXT.setValue(KEY, value);
+const valueNow = () => context.active().getValue(KEY);
+
+afterEach(() => {
+  context.disable();
+});
+
+describe('ensureContextManager()', () => {
+  it('registers an AsyncLocalStorage context manager when none is registered', () => {
+    expect(hasContextManager()).toBe(false);
+    expect(ensureContextManager()).toBe(true);
+    expect(hasContextManager()).toBe(true);
+    expect(context.with(withValue('a'), valueNow)).toBe('a');
+  });
+
+  it('keeps a context manager that was registered before it (an OTel SDK started first)', () => {
+    const theirs = new AsyncLocalStorageContextManager();
+    context.setGlobalContextManager(theirs);
+    const activeSpy = jest.spyOn(theirs, 'active');
+    ensureContextManager();
+    context.with(withValue('b'), valueNow);
+    expect(activeSpy).toHaveBeenCalled();
+  });
+
+  it('is idempotent', () => {
+    ensureContextManager();
+    ensureContextManager();
+    expect(context.with(withValue('c'), valueNow)).toBe('c');
+  });
+});
+
+describe('AsyncLocalStorageContextManager', () => {
+  beforeEach(() => ensureContextManager());
+
+  it('keeps the context across await, timers and promise callbacks', async () => {
+    const seen = await context.with(withValue('async'), async () => {
+      const values: unknown[] = [];
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      values.push(valueNow());
+      await Promise.resolve().then(() => values.push(valueNow()));
+      await new Promise<void>((resolve) => setImmediate(() => { values.push(valueNow()); resolve(); }));
+      return values;
+    });
+    expect(seen).toEqual(['async', 'async', 'async']);
+    expect(valueNow()).toBeUndefined();
+  });
+
+  it('isolates interleaved concurrent tasks', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        context.with(withValue(`task-${i}`), async () => {
+          await new Promise((resolve) => setTimeout(resolve, (i * 7) % 5));
+          return valueNow();
+        }),
+      ),
+    );
+    expect(results).toEqual(Array.from({ length: 200 }, (_, i) => `task-${i}`));
+  });
+
+  it('passes thisArg and arguments through with()', () => {
+    const target = { name: 'target' };
+    const result = context.with(withValue('x'), function (this: typeof target, a: number, b: number) {
+      return `${this.name}:${a + b}:${String(valueNow())}`;
+    }, target, 1, 2);
+    expect(result).toBe('target:3:x');
+  });
+});
+
+describe('bindContext() and bindEmitter()', () => {
+  beforeEach(() => ensureContextManager());
+
+  it('runs a bound function in the context it was bound to', () => {
+    const bound = context.with(withValue('bound'), () => bindContext(() => valueNow()));
+    expect(context.with(withValue('other'), bound)).toBe('bound');
+  });
+
+  it('runs listeners added to a bound emitter in its context, and still removes them', () => {
+    const emitter = new EventEmitter();
+    context.with(withValue('emitter'), () => bindEmitter(emitter));
+    const seen: unknown[] = [];
+    const listener = () => seen.push(valueNow());
+    context.with(withValue('adder'), () => emitter.on('event', listener));
+    context.with(withValue('emitting'), () => emitter.emit('event'));
+    emitter.off('event', listener);
+    emitter.emit('event');
+    expect(seen).toEqual(['emitter']);
+    expect(emitter.listenerCount('event')).toBe(0);
+  });
+});
+
+describe('getTraceContext()', () => {
+  it('returns the ids, flags and a traceparent of the active span context', () => {
+    ensureContextManager();
+    const spanContext = {
+      traceId: '0af7651916cd43dd8448eb211c80319c',
+      spanId: 'b7ad6b7169203331',
+      traceFlags: 0x03,
+      isRemote: true,
+    };
+    const info = context.with(trace.setSpanContext(ROOT_CONTEXT, spanContext), () => getTraceContext());
+    expect(info).toEqual({
+      traceId: spanContext.traceId,
+      spanId: spanContext.spanId,
+      traceFlags: 0x03,
+      sampled: true,
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-03',
+      tracestate: undefined,
+      isRemote: true,
+    });
+  });
+
+  it('returns undefined with no valid span context', () => {
+    expect(getTraceContext(ROOT_CONTEXT)).toBeUndefined();
+    const invalid = trace.setSpanContext(ROOT_CONTEXT, {
+      traceId: '00000000000000000000000000000000',
+      spanId: 'b7ad6b7169203331',
+      traceFlags: TraceFlags.SAMPLED,
+    });
+    expect(getTraceContext(invalid)).toBeUndefined();
+  });
+});
