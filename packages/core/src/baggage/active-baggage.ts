@@ -1,0 +1,97 @@
+/**
+ * Baggage on the active context: read it as a view, add entries to a context, run a function
+ * with more baggage. Keys must be tokens (W3C Baggage §3.3.1.2); values are any text and are
+ * percent-encoded when written.
+ */
+import { context, propagation, type Context } from '@opentelemetry/api';
+import { ensureContextManager } from '../context/runtime.js';
+import { countDiagnostic } from '../diagnostics/diagnostics.js';
+import { isBaggageKey } from '../wire/baggage.js';
+import { createBaggageView, type BaggageView } from './baggage-view.js';
+import type { BaggageMember, BaggageProperty } from './types.js';
+import { mergeBaggageMembers } from './wire-baggage.js';
+
+/**
+ * Entries for {@link setBaggage} and {@link withBaggage}: a value, or a value with properties.
+ *
+ * @example
+ * ```ts
+ * const entries: BaggageEntries = { tenant: 'acme', plan: { value: 'gold', properties: [{ key: 'ttl', value: '60' }] } };
+ * ```
+ */
+export type BaggageEntries = Readonly<Record<string, string | { value: string; properties?: readonly BaggageProperty[] }>>;
+
+/**
+ * The baggage of a context (the active one by default) as a read-only view; the empty view when
+ * there is none.
+ *
+ * @example
+ * ```ts
+ * const tenant = getActiveBaggage().get('tenant');
+ * ```
+ */
+export function getActiveBaggage(ctx: Context = context.active()): BaggageView {
+  return createBaggageView(propagation.getBaggage(ctx));
+}
+
+function memberOf(key: string, entry: unknown): BaggageMember | undefined {
+  if (!isBaggageKey(key)) return undefined;
+  if (typeof entry === 'string') return { key, value: entry, properties: [] };
+  if (typeof entry !== 'object' || entry === null) return undefined;
+  const { value, properties } = entry as { value?: unknown; properties?: unknown };
+  if (typeof value !== 'string') return undefined;
+  if (properties === undefined) return { key, value, properties: [] };
+  if (!Array.isArray(properties)) return undefined;
+  const list: BaggageProperty[] = [];
+  for (const property of properties as unknown[]) {
+    if (typeof property !== 'object' || property === null) return undefined;
+    const { key: propertyKey, value: propertyValue } = property as { key?: unknown; value?: unknown };
+    if (typeof propertyKey !== 'string' || !isBaggageKey(propertyKey)) return undefined;
+    if (propertyValue !== undefined && typeof propertyValue !== 'string') return undefined;
+    list.push(propertyValue === undefined ? { key: propertyKey } : { key: propertyKey, value: propertyValue });
+  }
+  return { key, value, properties: Object.freeze(list) };
+}
+
+/**
+ * Returns `ctx` with `entries` added to its baggage (an entry replaces one of the same key).
+ * An entry whose key is not a token, or whose value or properties are malformed, is skipped and
+ * counted as `baggage.invalid_set`.
+ *
+ * @example
+ * ```ts
+ * const ctx = setBaggage(context.active(), { tenant: 'acme', plan: { value: 'gold', properties: [{ key: 'ttl', value: '60' }] } });
+ * context.with(ctx, () => fetch(url)); // the outbound request carries the baggage
+ * ```
+ */
+export function setBaggage(ctx: Context, entries: BaggageEntries): Context {
+  if (typeof entries !== 'object' || entries === null) return ctx;
+  const members: BaggageMember[] = [];
+  for (const key of Object.keys(entries)) {
+    const member = memberOf(key, entries[key]);
+    if (member === undefined) countDiagnostic('baggage.invalid_set');
+    else members.push(member);
+  }
+  if (members.length === 0) return ctx;
+  return propagation.setBaggage(ctx, mergeBaggageMembers(propagation.getBaggage(ctx), members));
+}
+
+let contextReady = false;
+
+/**
+ * Runs `fn` (with `args`) in the active context plus `entries` in its baggage, and returns its
+ * result. Registers ctxprop's context manager first if none is registered, so that the baggage
+ * is actually seen inside `fn`.
+ *
+ * @example
+ * ```ts
+ * await withBaggage({ tenant: 'acme' }, async () => {
+ *   getActiveBaggage().get('tenant'); // 'acme'
+ *   await fetch(url);                 // sent with `baggage: tenant=acme`
+ * });
+ * ```
+ */
+export function withBaggage<A extends unknown[], R>(entries: BaggageEntries, fn: (...args: A) => R, ...args: A): R {
+  if (!contextReady) contextReady = ensureContextManager();
+  return context.with(setBaggage(context.active(), entries), fn, undefined, ...args);
+}

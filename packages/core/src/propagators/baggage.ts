@@ -1,0 +1,128 @@
+/**
+ * The W3C Baggage propagator ([W3C Baggage](https://www.w3.org/TR/baggage/)). Compared with
+ * OpenTelemetry's `W3CBaggagePropagator`: no 4096-byte per-member limit (removed from the spec in
+ * 2022), structured properties, invalid members dropped one by one and counted, and an
+ * unchanged inbound header forwarded as it came (no decode and re-encode).
+ */
+import {
+  createContextKey,
+  defaultTextMapGetter,
+  defaultTextMapSetter,
+  propagation,
+  type Baggage,
+  type Context,
+  type TextMapGetter,
+  type TextMapPropagator,
+  type TextMapSetter,
+} from '@opentelemetry/api';
+import type { BaggageMember } from '../baggage/types.js';
+import { baggageMembersOf, mergeBaggageMembers, rawBaggageOf, wireBaggageFromHeader, wireBaggageFromMembers } from '../baggage/wire-baggage.js';
+import { headerGetter, headerSetter } from '../carrier/headers.js';
+import { countDiagnostic, warnOnce } from '../diagnostics/diagnostics.js';
+import {
+  BAGGAGE_HEADER,
+  baggageHeaderText,
+  formatBaggage,
+  resolveBaggageLimits,
+  scanBaggage,
+  type BaggageLimits,
+  type ResolvedBaggageLimits,
+} from '../wire/baggage.js';
+
+/**
+ * Options of {@link BaggagePropagator}.
+ *
+ * @example
+ * ```ts
+ * new BaggagePropagator({ limits: { maxMembers: 32 } });
+ * ```
+ */
+export interface BaggagePropagatorOptions {
+  /**
+   * Limits on the members and bytes read from and written to the header.
+   * @default { maxMembers: 64, maxBytes: 8192 }
+   */
+  limits?: BaggageLimits;
+}
+
+// The key OpenTelemetry's suppressTracing() sets (createContextKey is Symbol.for-based): its
+// exporters' own requests must not carry the application's baggage.
+const SUPPRESS_TRACING_KEY = createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
+
+const FIELDS: readonly string[] = Object.freeze([BAGGAGE_HEADER]);
+
+/**
+ * Reads and writes the W3C `baggage` header. Extracted entries are added on top of any baggage
+ * the context already has (so a composite propagator can merge several baggage formats).
+ * Never throws on wire input.
+ *
+ * @example
+ * ```ts
+ * propagation.setGlobalPropagator(new CompositePropagator({
+ *   propagators: [new W3CTraceContextPropagator(), new BaggagePropagator()],
+ * }));
+ * ```
+ */
+export class BaggagePropagator implements TextMapPropagator {
+  readonly #limits: ResolvedBaggageLimits;
+
+  /** Throws `InvalidOptionError` for limits it cannot use. */
+  constructor(options: BaggagePropagatorOptions = {}) {
+    this.#limits = resolveBaggageLimits(options?.limits);
+  }
+
+  inject(ctx: Context, carrier: unknown, setter?: TextMapSetter): void {
+    try {
+      const baggage = propagation.getBaggage(ctx);
+      if (baggage === undefined || ctx.getValue(SUPPRESS_TRACING_KEY) === true) return;
+      const limits = this.#limits;
+      const raw = rawBaggageOf(baggage);
+      const value =
+        raw !== undefined && raw.text.length <= limits.maxBytes && raw.members <= limits.maxMembers
+          ? raw.text
+          : formatBaggage(baggageMembersOf(baggage), limits);
+      if (value === '') return;
+      (setter === undefined || setter === defaultTextMapSetter ? headerSetter : setter).set(carrier, BAGGAGE_HEADER, value);
+    } catch {
+      countDiagnostic('internal.error');
+    }
+  }
+
+  extract(ctx: Context, carrier: unknown, getter?: TextMapGetter): Context {
+    try {
+      const header = (getter === undefined || getter === defaultTextMapGetter ? headerGetter : getter).get(carrier, BAGGAGE_HEADER);
+      if (header === undefined || header.length === 0) return ctx;
+      const limits = this.#limits;
+      const text = baggageHeaderText(header);
+      // First pass only checks: a clean header is kept as text and decoded when first read.
+      const scan = scanBaggage(text, limits);
+      if (scan.invalid > 0) countDiagnostic('extract.baggage.invalid_member', scan.invalid);
+      if (scan.overLimit > 0) {
+        countDiagnostic('extract.baggage.over_limit', scan.overLimit);
+        warnOnce(
+          'CTXPROP_BAGGAGE_OVER_LIMIT',
+          `ctxprop: inbound baggage went over ${limits.maxMembers} members or ${limits.maxBytes} bytes; ` +
+            'whole members were dropped. Raise the baggage propagator\'s "limits" option to keep more.',
+        );
+      }
+      if (scan.kept === 0) return ctx;
+      const existing = propagation.getBaggage(ctx);
+      let baggage: Baggage;
+      if (scan.raw !== undefined && (existing === undefined || existing.getAllEntries().length === 0)) {
+        baggage = wireBaggageFromHeader(scan.raw, scan.kept, limits);
+      } else {
+        const members: BaggageMember[] = [];
+        scanBaggage(text, limits, members);
+        baggage = existing === undefined ? wireBaggageFromMembers(members) : mergeBaggageMembers(existing, members);
+      }
+      return propagation.setBaggage(ctx, baggage);
+    } catch {
+      countDiagnostic('internal.error');
+      return ctx;
+    }
+  }
+
+  fields(): string[] {
+    return [...FIELDS];
+  }
+}
