@@ -32,14 +32,76 @@ export { ensureContextManager, hasContextManager } from './context/runtime.js';
 export type { BaggageMember, BaggageProperty } from './baggage/types.js';
 
 // -- trace context (traceparent, tracestate, tracecontext propagator) --
+export {
+  formatTraceparent,
+  KNOWN_TRACE_FLAGS,
+  MAX_TRACEPARENT_LENGTH,
+  PARENT_ID_LENGTH,
+  parseTraceparent,
+  TRACE_FLAG_RANDOM,
+  TRACE_FLAG_SAMPLED,
+  TRACE_ID_LENGTH,
+  TRACEPARENT_HEADER,
+  TRACEPARENT_LENGTH,
+  TRACEPARENT_VERSION,
+} from './wire/traceparent.js';
+export {
+  MAX_TRACESTATE_KEY_LENGTH,
+  MAX_TRACESTATE_MEMBERS,
+  MAX_TRACESTATE_SYSTEM_ID_LENGTH,
+  MAX_TRACESTATE_TENANT_ID_LENGTH,
+  MAX_TRACESTATE_VALUE_LENGTH,
+  parseTracestate,
+  TRACESTATE_HEADER,
+  TraceStateList,
+} from './wire/tracestate.js';
+export { TraceContextPropagator } from './propagators/trace-context.js';
 
 // -- baggage (wire format, baggage propagator, baggage view) --
+export {
+  BAGGAGE_HEADER,
+  formatBaggage,
+  formatBaggageMember,
+  formatBaggageProperties,
+  isBaggageKey,
+  MAX_BAGGAGE_BYTES,
+  MAX_BAGGAGE_MEMBERS,
+  parseBaggage,
+  parseBaggageProperties,
+  resolveBaggageLimits,
+} from './wire/baggage.js';
+export type { BaggageLimits, ParsedBaggage, ResolvedBaggageLimits } from './wire/baggage.js';
+export {
+  baggageMembersOf,
+  baggagePropertiesOf,
+  createBaggageFromMembers,
+  rawBaggageHeaderOf,
+  WireBaggage,
+} from './baggage/wire-baggage.js';
+export { createBaggageView, EMPTY_BAGGAGE_VIEW } from './baggage/baggage-view.js';
+export type { BaggageView, BaggageViewEntry } from './baggage/baggage-view.js';
+export { getActiveBaggage, setBaggage, withBaggage } from './baggage/active-baggage.js';
+export type { BaggageEntries } from './baggage/active-baggage.js';
+export { BaggagePropagator } from './propagators/baggage.js';
+export type { BaggagePropagatorOptions } from './propagators/baggage.js';
 
 // -- other propagators (b3, jaeger, xray, ottrace, composite, createPropagator) --
+export { B3Propagator } from './propagators/b3.js';
+export type { B3InjectEncoding, B3PropagatorOptions } from './propagators/b3.js';
+export { JaegerPropagator } from './propagators/jaeger.js';
+export type { JaegerPropagatorOptions } from './propagators/jaeger.js';
+export { XRayPropagator } from './propagators/xray.js';
+export { OTTracePropagator } from './propagators/ot-trace.js';
+export { NonePropagator } from './propagators/none.js';
+export { CompositePropagator } from './propagators/composite.js';
+export type { CompositePropagatorOptions } from './propagators/composite.js';
+export { createPropagator, PROPAGATOR_NAMES } from './propagators/create-propagator.js';
+export type { PropagatorName } from './propagators/create-propagator.js';
 
 // -- context helpers --
 export { bindContext, bindEmitter } from './context/bind.js';
 export { getTraceContext } from './context/trace-context.js';
 export type { TraceContextInfo } from './context/trace-context.js';
+// -- inbound (trust policy, server spans) --
 
 // -- outbound injection and destination policy --

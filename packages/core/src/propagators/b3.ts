@@ -1,0 +1,328 @@
+/**
+ * B3 (Zipkin) propagation: the single `b3` header and the multiple `X-B3-*` headers.
+ *
+ * Spec: https://github.com/openzipkin/b3-propagation (README, "Http Encodings").
+ *
+ * Decisions taken from that README:
+ * - Extraction reads both encodings; the single `b3` header takes precedence, and the multiple
+ *   headers are tried when it is absent, invalid, or carries only a sampling decision.
+ * - "When extracting state headers, the first value wins": of a repeated header (an array, or a
+ *   value folded with commas) only the first value is read.
+ * - The README specifies lower-hex ids. Upper-case hex is accepted too and normalised to lower case,
+ *   so that the ids can be forwarded as a valid W3C `traceparent`; ids are still opaque (no other
+ *   rewriting), and 64-bit trace ids are left-padded to 128 bits.
+ * - Sampling: `1` accept, `0` deny, `d` debug (an emphasised accept), absent = defer. Debug and
+ *   defer cannot be expressed by W3C trace flags, so they are remembered in the context and written
+ *   back by `inject` (see {@link B3Propagator.inject}).
+ * - A `b3` header holding only a sampling decision (`b3: 0`) carries no ids, so it yields no span
+ *   context (and is not counted as malformed).
+ * - `X-B3-Sampled: true` / `false` are accepted ("a lenient implementation may accept them").
+ * - The ParentSpanId is validated when present but not kept: the OpenTelemetry span context has no
+ *   field for it, and it is never injected.
+ */
+import {
+  createContextKey,
+  defaultTextMapGetter,
+  defaultTextMapSetter,
+  isSpanContextValid,
+  trace,
+  TraceFlags,
+  type Context,
+  type TextMapGetter,
+  type TextMapPropagator,
+  type TextMapSetter,
+} from '@opentelemetry/api';
+import { headerGetter, headerSetter } from '../carrier/headers.js';
+import { countDiagnostic } from '../diagnostics/diagnostics.js';
+import { InvalidOptionError } from '../errors.js';
+import { isAllZeros, isHex, padTraceId } from '../wire/hex.js';
+
+/** The single-header name. https://github.com/openzipkin/b3-propagation#single-header */
+const B3_SINGLE_HEADER = 'b3';
+/** Multiple-header names, lower case as the README advises for case-sensitive transports. */
+const B3_TRACE_ID_HEADER = 'x-b3-traceid';
+const B3_SPAN_ID_HEADER = 'x-b3-spanid';
+const B3_SAMPLED_HEADER = 'x-b3-sampled';
+const B3_FLAGS_HEADER = 'x-b3-flags';
+
+/** A 64-bit trace id in hex. https://github.com/openzipkin/b3-propagation#traceid */
+const TRACE_ID_64_LENGTH = 16;
+/** A 128-bit trace id in hex. */
+const TRACE_ID_128_LENGTH = 32;
+/** Span and parent span ids are 64-bit. https://github.com/openzipkin/b3-propagation#spanid */
+const SPAN_ID_LENGTH = 16;
+
+const HYPHEN = 0x2d;
+
+/** How {@link B3Propagator} writes headers. */
+export type B3InjectEncoding = 'single' | 'multi';
+
+/** Options of {@link B3Propagator}. */
+export interface B3PropagatorOptions {
+  /**
+   * Which encoding `inject` writes: the single `b3` header, or the `X-B3-*` headers (for
+   * older Zipkin instrumentation). Extraction always reads both.
+   * @default 'single'
+   * @example new B3Propagator({ injectEncoding: 'multi' })
+   */
+  injectEncoding?: B3InjectEncoding;
+}
+
+/** The four B3 sampling states. https://github.com/openzipkin/b3-propagation#sampling-state */
+export type B3SamplingState = 'accept' | 'deny' | 'defer' | 'debug';
+
+/** What a B3 header holds once parsed: normalised ids and the sampling state. */
+export interface B3Context {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly sampling: B3SamplingState;
+}
+
+/**
+ * Remembers a debug or defer decision that trace flags cannot hold. Debug applies to the whole
+ * trace; defer only while the very span context that was extracted is injected again (no SDK
+ * decided in between), since an SDK's own decision replaces it.
+ */
+interface SamplingMarker {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly state: 'debug' | 'defer';
+}
+
+const SAMPLING_KEY = createContextKey('ctxprop.b3.sampling');
+
+// The key OpenTelemetry's suppressTracing() sets (context keys are Symbol.for-based): the SDK's own
+// exporter requests must carry no propagation headers.
+const SUPPRESS_TRACING_KEY = createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
+
+/** The parse result of a `b3` value that carries only a sampling decision. */
+const SAMPLING_ONLY = 'sampling-only';
+
+/**
+ * Parses a single `b3` header value: `{TraceId}-{SpanId}[-{SamplingState}][-{ParentSpanId}]`, or
+ * a bare sampling state. Returns the context, `'sampling-only'`, or `undefined` when invalid.
+ * A ParentSpanId without a sampling state is accepted (a not-yet-sampled child span).
+ *
+ * @example
+ * ```ts
+ * parseB3Single('80f198ee56343ba864fe8b2a57d3eff7-05e3ac9a4f6e3b90-1-e457b5a2e4d86bd1');
+ * // { traceId: '80f198ee56343ba864fe8b2a57d3eff7', spanId: '05e3ac9a4f6e3b90', sampling: 'accept' }
+ * ```
+ */
+export function parseB3Single(value: string): B3Context | typeof SAMPLING_ONLY | undefined {
+  const length = value.length;
+  if (length === 1) return singleSampling(value.charCodeAt(0)) === undefined ? undefined : SAMPLING_ONLY;
+  let traceIdLength: number;
+  if (value.charCodeAt(TRACE_ID_64_LENGTH) === HYPHEN) traceIdLength = TRACE_ID_64_LENGTH;
+  else if (value.charCodeAt(TRACE_ID_128_LENGTH) === HYPHEN) traceIdLength = TRACE_ID_128_LENGTH;
+  else return undefined;
+  const spanStart = traceIdLength + 1;
+  const spanEnd = spanStart + SPAN_ID_LENGTH;
+  if (length < spanEnd || !isHex(value, 0, traceIdLength) || !isHex(value, spanStart, spanEnd)) return undefined;
+  let sampling: B3SamplingState = 'defer';
+  if (length > spanEnd) {
+    if (value.charCodeAt(spanEnd) !== HYPHEN) return undefined;
+    const rest = spanEnd + 1;
+    const remaining = length - rest;
+    let parentStart = -1;
+    if (remaining === 1 || (remaining === SPAN_ID_LENGTH + 2 && value.charCodeAt(rest + 1) === HYPHEN)) {
+      const state = singleSampling(value.charCodeAt(rest));
+      if (state === undefined) return undefined;
+      sampling = state;
+      if (remaining !== 1) parentStart = rest + 2;
+    } else if (remaining === SPAN_ID_LENGTH) {
+      parentStart = rest;
+    } else {
+      return undefined;
+    }
+    if (parentStart >= 0 && !isHex(value, parentStart, parentStart + SPAN_ID_LENGTH)) return undefined;
+  }
+  return makeContext(value.slice(0, traceIdLength), value.slice(spanStart, spanEnd), sampling);
+}
+
+/**
+ * Parses the multiple-header encoding. Returns `undefined` when the ids are missing or invalid.
+ *
+ * @example
+ * ```ts
+ * parseB3Multi('463ac35c9f6413ad48485a3953bb6124', 'a2fb4a1d1a96d312', '1', undefined);
+ * // { traceId: '463ac35c9f6413ad48485a3953bb6124', spanId: 'a2fb4a1d1a96d312', sampling: 'accept' }
+ * ```
+ */
+export function parseB3Multi(
+  traceId: string | undefined,
+  spanId: string | undefined,
+  sampled: string | undefined,
+  flags: string | undefined,
+): B3Context | undefined {
+  if (traceId === undefined || spanId === undefined) return undefined;
+  if (traceId.length !== TRACE_ID_64_LENGTH && traceId.length !== TRACE_ID_128_LENGTH) return undefined;
+  if (spanId.length !== SPAN_ID_LENGTH || !isHex(traceId) || !isHex(spanId)) return undefined;
+  // "Debug is encoded as X-B3-Flags: 1 ... Absent or any other value can be ignored."
+  let sampling: B3SamplingState = 'defer';
+  if (flags === '1') sampling = 'debug';
+  else if (sampled !== undefined) sampling = multiSampling(sampled);
+  return makeContext(traceId, spanId, sampling);
+}
+
+function makeContext(rawTraceId: string, rawSpanId: string, sampling: B3SamplingState): B3Context | undefined {
+  if (isAllZeros(rawTraceId) || isAllZeros(rawSpanId)) return undefined;
+  return { traceId: padTraceId(rawTraceId.toLowerCase()), spanId: rawSpanId.toLowerCase(), sampling };
+}
+
+function singleSampling(c: number): B3SamplingState | undefined {
+  if (c === 0x31) return 'accept'; // 1
+  if (c === 0x30) return 'deny'; // 0
+  if (c === 0x64) return 'debug'; // d
+  return undefined;
+}
+
+function multiSampling(value: string): B3SamplingState {
+  if (value === '1') return 'accept';
+  if (value === '0') return 'deny';
+  const lower = value.length === 4 || value.length === 5 ? value.toLowerCase() : '';
+  if (lower === 'true') return 'accept';
+  if (lower === 'false') return 'deny';
+  // An unknown value neither accepts nor denies: the receiver decides.
+  return 'defer';
+}
+
+/**
+ * Propagates trace context in the B3 format of Zipkin. Extracts from the single `b3` header and
+ * from `X-B3-*` headers in any letter case; injects one encoding. This is the propagator behind the
+ * `OTEL_PROPAGATORS` names `b3` (single) and `b3multi` (multi).
+ *
+ * @example
+ * ```ts
+ * import { propagation } from '@opentelemetry/api';
+ * propagation.setGlobalPropagator(new B3Propagator({ injectEncoding: 'multi' }));
+ * ```
+ */
+export class B3Propagator implements TextMapPropagator {
+  /** The encoding `inject` writes. */
+  readonly injectEncoding: B3InjectEncoding;
+  private readonly injectFields: string[];
+
+  /** Throws `InvalidOptionError` for an unknown `injectEncoding`. */
+  constructor(options: B3PropagatorOptions = {}) {
+    const encoding = options.injectEncoding ?? 'single';
+    if (encoding !== 'single' && encoding !== 'multi') {
+      throw new InvalidOptionError('injectEncoding', '"single" or "multi"', encoding);
+    }
+    this.injectEncoding = encoding;
+    this.injectFields =
+      encoding === 'single' ? [B3_SINGLE_HEADER] : [B3_TRACE_ID_HEADER, B3_SPAN_ID_HEADER, B3_SAMPLED_HEADER, B3_FLAGS_HEADER];
+  }
+
+  /**
+   * Writes the active span context. A debug trace is written as `d` (single) or `X-B3-Flags: 1`
+   * (multi); a deferred decision extracted from upstream is written back as deferred (no sampling
+   * field) while the same span context is being forwarded.
+   */
+  inject(context: Context, carrier: unknown, setter?: TextMapSetter): void {
+    try {
+      const spanContext = trace.getSpanContext(context);
+      if (spanContext === undefined || !isSpanContextValid(spanContext) || context.getValue(SUPPRESS_TRACING_KEY) === true) return;
+      const set = setter === undefined || setter === defaultTextMapSetter ? headerSetter : setter;
+      const traceId = spanContext.traceId.toLowerCase();
+      const spanId = spanContext.spanId.toLowerCase();
+      let sampling: B3SamplingState = (spanContext.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED ? 'accept' : 'deny';
+      const marker = context.getValue(SAMPLING_KEY) as SamplingMarker | undefined;
+      if (marker !== undefined && marker.traceId === traceId) {
+        if (marker.state === 'debug') sampling = 'debug';
+        else if (sampling === 'deny' && marker.spanId === spanId) sampling = 'defer';
+      }
+      if (this.injectEncoding === 'single') {
+        const suffix = sampling === 'accept' ? '-1' : sampling === 'deny' ? '-0' : sampling === 'debug' ? '-d' : '';
+        set.set(carrier, B3_SINGLE_HEADER, `${traceId}-${spanId}${suffix}`);
+        return;
+      }
+      set.set(carrier, B3_TRACE_ID_HEADER, traceId);
+      set.set(carrier, B3_SPAN_ID_HEADER, spanId);
+      // "Debug implies an accept decision, so don't also send the X-B3-Sampled header."
+      if (sampling === 'debug') set.set(carrier, B3_FLAGS_HEADER, '1');
+      else if (sampling !== 'defer') set.set(carrier, B3_SAMPLED_HEADER, sampling === 'accept' ? '1' : '0');
+    } catch {
+      // A throwing custom setter must not fail the request.
+      countDiagnostic('internal.error');
+    }
+  }
+
+  /**
+   * Reads `b3`, else `X-B3-*`. Returns `context` unchanged when neither holds valid ids; an invalid
+   * header is counted as `extract.trace.malformed` (never thrown).
+   */
+  extract(context: Context, carrier: unknown, getter?: TextMapGetter): Context {
+    try {
+      const get = getter === undefined || getter === defaultTextMapGetter ? headerGetter : getter;
+      let malformed = false;
+      const single = firstValue(get.get(carrier, B3_SINGLE_HEADER));
+      if (single !== undefined) {
+        const parsed = parseB3Single(single);
+        if (typeof parsed === 'object') return withB3Context(context, parsed);
+        if (parsed === undefined) {
+          malformed = true;
+          countDiagnostic('extract.trace.malformed');
+        }
+      }
+      const traceId = firstValue(get.get(carrier, B3_TRACE_ID_HEADER));
+      const spanId = firstValue(get.get(carrier, B3_SPAN_ID_HEADER));
+      if (traceId !== undefined || spanId !== undefined) {
+        const sampled = firstValue(get.get(carrier, B3_SAMPLED_HEADER));
+        const flags = firstValue(get.get(carrier, B3_FLAGS_HEADER));
+        const parsed = parseB3Multi(traceId, spanId, sampled, flags);
+        if (parsed !== undefined) return withB3Context(context, parsed);
+        // One malformed count per extract, even when both encodings are invalid.
+        if (!malformed) countDiagnostic('extract.trace.malformed');
+      }
+      return context;
+    } catch {
+      // A throwing custom getter must not fail the request.
+      countDiagnostic('internal.error');
+      return context;
+    }
+  }
+
+  /** The headers `inject` writes for the configured encoding. */
+  fields(): string[] {
+    return [...this.injectFields];
+  }
+}
+
+function withB3Context(context: Context, parsed: B3Context): Context {
+  const { traceId, spanId, sampling } = parsed;
+  const sampled = sampling === 'accept' || sampling === 'debug';
+  let next = trace.setSpanContext(context, {
+    traceId,
+    spanId,
+    traceFlags: sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
+    isRemote: true,
+  });
+  if (sampling === 'debug' || sampling === 'defer') {
+    const marker: SamplingMarker = { traceId, spanId, state: sampling };
+    next = next.setValue(SAMPLING_KEY, marker);
+  } else if (next.getValue(SAMPLING_KEY) !== undefined) {
+    next = next.deleteValue(SAMPLING_KEY);
+  }
+  return next;
+}
+
+/**
+ * The first value of a header with optional whitespace trimmed: an array's first item, or the part
+ * before the first comma of a folded value. Empty reads as absent.
+ */
+function firstValue(value: unknown): string | undefined {
+  const raw: unknown = Array.isArray(value) ? value[0] : value;
+  if (typeof raw !== 'string') return undefined;
+  let start = 0;
+  let end = raw.indexOf(',');
+  if (end < 0) end = raw.length;
+  while (start < end && isOws(raw.charCodeAt(start))) start++;
+  while (end > start && isOws(raw.charCodeAt(end - 1))) end--;
+  if (start === end) return undefined;
+  return start === 0 && end === raw.length ? raw : raw.slice(start, end);
+}
+
+function isOws(c: number): boolean {
+  return c === 0x20 || c === 0x09;
+}

@@ -1,0 +1,308 @@
+/**
+ * Jaeger propagation: the `uber-trace-id` header and `uberctx-{key}` baggage headers.
+ *
+ * Spec: https://www.jaegertracing.io/docs/1.21/client-libraries/#propagation-format
+ *
+ * - Value `{trace-id}:{span-id}:{parent-span-id}:{flags}`. Ids are base16 "of variable length,
+ *   shorter values are 0-padded on the left": up to 32 digits for the trace id, 16 for span ids.
+ *   A zero trace or span id is invalid. Either letter case is read; ids are normalised to lower case.
+ * - The URL-encoded form (`%3A` instead of `:`) that some HTTP clients produce is read too.
+ * - `{parent-span-id}` is deprecated ("most Jaeger clients ignore on the receiving side"): it is
+ *   validated as hex but not kept, and written as `0`.
+ * - `{flags}` is one byte in hex: bit 0x01 sampled, 0x02 debug (debug implies sampled). The debug bit
+ *   is remembered in the context and written back for the same trace.
+ * - Baggage: each `uberctx-{key}: {value}` header is one entry; values are URL-encoded.
+ */
+import {
+  createContextKey,
+  defaultTextMapGetter,
+  defaultTextMapSetter,
+  isSpanContextValid,
+  propagation,
+  trace,
+  TraceFlags,
+  type Context,
+  type TextMapGetter,
+  type TextMapPropagator,
+  type TextMapSetter,
+} from '@opentelemetry/api';
+import { headerGetter, headerSetter } from '../carrier/headers.js';
+import { MAX_BAGGAGE_BYTES, MAX_BAGGAGE_MEMBERS } from '../wire/baggage.js';
+import { countDiagnostic } from '../diagnostics/diagnostics.js';
+import { InvalidOptionError } from '../errors.js';
+import { byteToHex, hexByteAt, isAllZeros, isHex, padTraceId } from '../wire/hex.js';
+
+/** The trace header's default name. */
+const UBER_TRACE_ID_HEADER = 'uber-trace-id';
+/** The baggage header prefix's default. */
+const UBER_BAGGAGE_PREFIX = 'uberctx-';
+
+/** Longest trace id (128 bits) and span id (64 bits) in hex digits. */
+const MAX_TRACE_ID_LENGTH = 32;
+const MAX_SPAN_ID_LENGTH = 16;
+/** `{flags}`: "One byte bitmap, as two hex digits". */
+const MAX_FLAGS_LENGTH = 2;
+const FLAG_SAMPLED = 0x01;
+const FLAG_DEBUG = 0x02;
+
+const DEBUG_KEY = createContextKey('ctxprop.jaeger.debug');
+
+// The key OpenTelemetry's suppressTracing() sets (context keys are Symbol.for-based): the SDK's own
+// exporter requests must carry no propagation headers.
+const SUPPRESS_TRACING_KEY = createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
+
+/** Options of {@link JaegerPropagator}. */
+export interface JaegerPropagatorOptions {
+  /**
+   * Name of the trace header (Jaeger clients allow changing it, e.g. for a legacy in-house name).
+   * @default 'uber-trace-id'
+   * @example new JaegerPropagator({ traceHeader: 'x-trace-id' })
+   */
+  traceHeader?: string;
+  /**
+   * Prefix of the baggage headers.
+   * @default 'uberctx-'
+   * @example new JaegerPropagator({ baggagePrefix: 'x-ctx-' })
+   */
+  baggagePrefix?: string;
+}
+
+/** The ids and flags of an `uber-trace-id` value. */
+export interface JaegerTraceId {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly flags: number;
+}
+
+/**
+ * Parses an `uber-trace-id` value, plain or URL-encoded. Returns `undefined` when invalid.
+ *
+ * @example
+ * ```ts
+ * parseUberTraceId('e457b5a2e4d86bd1:e457b5a2e4d86bd1:0:1');
+ * // { traceId: '0000000000000000e457b5a2e4d86bd1', spanId: 'e457b5a2e4d86bd1', flags: 1 }
+ * parseUberTraceId('e457b5a2e4d86bd1%3Ae457b5a2e4d86bd1%3A0%3A1'); // the same
+ * ```
+ */
+export function parseUberTraceId(value: string): JaegerTraceId | undefined {
+  // Field bounds: starts[i]..ends[i] for the four fields.
+  const starts = [0, 0, 0, 0];
+  const ends = [0, 0, 0, 0];
+  let field = 0;
+  let i = 0;
+  const length = value.length;
+  while (i < length) {
+    const c = value.charCodeAt(i);
+    let separator = 0;
+    if (c === 0x3a) separator = 1; // ':'
+    else if (c === 0x25 && value.charCodeAt(i + 1) === 0x33 && (value.charCodeAt(i + 2) | 0x20) === 0x61) separator = 3; // '%3A'
+    if (separator === 0) {
+      i++;
+      continue;
+    }
+    ends[field] = i;
+    field++;
+    if (field > 3) return undefined;
+    i += separator;
+    starts[field] = i;
+  }
+  if (field !== 3) return undefined;
+  ends[3] = length;
+  const traceLength = ends[0]! - starts[0]!;
+  const spanLength = ends[1]! - starts[1]!;
+  const parentLength = ends[2]! - starts[2]!;
+  const flagsLength = ends[3]! - starts[3]!;
+  if (traceLength < 1 || traceLength > MAX_TRACE_ID_LENGTH || !isHex(value, starts[0], ends[0])) return undefined;
+  if (spanLength < 1 || spanLength > MAX_SPAN_ID_LENGTH || !isHex(value, starts[1], ends[1])) return undefined;
+  if (parentLength < 1 || parentLength > MAX_SPAN_ID_LENGTH || !isHex(value, starts[2], ends[2])) return undefined;
+  if (flagsLength < 1 || flagsLength > MAX_FLAGS_LENGTH) return undefined;
+  if (isAllZeros(value, starts[0], ends[0]) || isAllZeros(value, starts[1], ends[1])) return undefined;
+  const flags = flagsLength === 2 ? hexByteAt(value, starts[3]!) : hexByteAt(`0${value[starts[3]!]}`, 0);
+  if (flags < 0) return undefined;
+  return {
+    traceId: padTraceId(value.slice(starts[0], ends[0]).toLowerCase()),
+    spanId: value.slice(starts[1], ends[1]).toLowerCase().padStart(MAX_SPAN_ID_LENGTH, '0'),
+    flags,
+  };
+}
+
+/**
+ * Propagates trace context and baggage in Jaeger's format (`OTEL_PROPAGATORS=jaeger`): the
+ * `uber-trace-id` header and one `uberctx-{key}` header per baggage entry. Extracted baggage is
+ * merged into the context's baggage (an entry from the wire replaces one of the same key).
+ *
+ * @example
+ * ```ts
+ * const propagator = new JaegerPropagator();
+ * const ctx = propagator.extract(ROOT_CONTEXT, req.headers, headerGetter);
+ * ```
+ */
+export class JaegerPropagator implements TextMapPropagator {
+  /** The trace header name in use, lower case. */
+  readonly traceHeader: string;
+  /** The baggage header prefix in use, lower case. */
+  readonly baggagePrefix: string;
+
+  /** Throws `InvalidOptionError` for a header name or prefix that is not an HTTP token. */
+  constructor(options: JaegerPropagatorOptions = {}) {
+    this.traceHeader = headerNameOption('traceHeader', options.traceHeader ?? UBER_TRACE_ID_HEADER);
+    this.baggagePrefix = headerNameOption('baggagePrefix', options.baggagePrefix ?? UBER_BAGGAGE_PREFIX);
+  }
+
+  /** Writes `uber-trace-id` (parent `0`) and an `uberctx-{key}` header per baggage entry. */
+  inject(context: Context, carrier: unknown, setter?: TextMapSetter): void {
+    try {
+      if (context.getValue(SUPPRESS_TRACING_KEY) === true) return;
+      const set = setter === undefined || setter === defaultTextMapSetter ? headerSetter : setter;
+      const spanContext = trace.getSpanContext(context);
+      if (spanContext !== undefined && isSpanContextValid(spanContext)) {
+        const traceId = spanContext.traceId.toLowerCase();
+        let flags = (spanContext.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED ? FLAG_SAMPLED : 0;
+        if (context.getValue(DEBUG_KEY) === traceId) flags = FLAG_SAMPLED | FLAG_DEBUG;
+        set.set(carrier, this.traceHeader, `${traceId}:${spanContext.spanId.toLowerCase()}:0:${byteToHex(flags)}`);
+      }
+      const baggage = propagation.getBaggage(context);
+      if (baggage === undefined) return;
+      for (const [key, entry] of baggage.getAllEntries()) {
+        // A key that is not an HTTP token would make an invalid header name (Node throws on those).
+        if (!isToken(key)) continue;
+        const value = encodeValue(entry.value);
+        if (value !== undefined) set.set(carrier, this.baggagePrefix + key, value);
+      }
+    } catch {
+      // A throwing custom setter must not fail the request.
+      countDiagnostic('internal.error');
+    }
+  }
+
+  /**
+   * Reads `uber-trace-id` and `uberctx-*`. An invalid trace header is counted as
+   * `extract.trace.malformed`, an undecodable baggage value as `extract.baggage.invalid_member`;
+   * nothing is thrown.
+   */
+  extract(context: Context, carrier: unknown, getter?: TextMapGetter): Context {
+    try {
+      const get = getter === undefined || getter === defaultTextMapGetter ? headerGetter : getter;
+      let next = context;
+      const header = firstValue(get.get(carrier, this.traceHeader));
+      if (header !== undefined) {
+        const parsed = parseUberTraceId(header);
+        if (parsed === undefined) {
+          countDiagnostic('extract.trace.malformed');
+        } else {
+          const sampled = (parsed.flags & (FLAG_SAMPLED | FLAG_DEBUG)) !== 0;
+          next = trace.setSpanContext(next, {
+            traceId: parsed.traceId,
+            spanId: parsed.spanId,
+            traceFlags: sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
+            isRemote: true,
+          });
+          if ((parsed.flags & FLAG_DEBUG) !== 0) next = next.setValue(DEBUG_KEY, parsed.traceId);
+          else if (next.getValue(DEBUG_KEY) !== undefined) next = next.deleteValue(DEBUG_KEY);
+        }
+      }
+      return this.extractBaggage(next, carrier, get);
+    } catch {
+      countDiagnostic('internal.error');
+      return context;
+    }
+  }
+
+  /** The trace header (baggage header names depend on the keys, so they are not listed). */
+  fields(): string[] {
+    return [this.traceHeader];
+  }
+
+  private extractBaggage(context: Context, carrier: unknown, get: TextMapGetter): Context {
+    const prefix = this.baggagePrefix;
+    let baggage = propagation.getBaggage(context);
+    let added = 0;
+    let bytes = 0;
+    for (const name of get.keys(carrier)) {
+      if (typeof name !== 'string' || name.length <= prefix.length || !startsWithIgnoreCase(name, prefix)) continue;
+      const raw = firstRaw(get.get(carrier, name));
+      if (raw === undefined) continue;
+      let value: string;
+      try {
+        value = decodeURIComponent(raw);
+      } catch {
+        countDiagnostic('extract.baggage.invalid_member');
+        continue;
+      }
+      const key = name.slice(prefix.length);
+      bytes += key.length + 1 + raw.length;
+      // Held to the W3C Baggage limits (https://www.w3.org/TR/baggage/#limits) so the entries can
+      // still be forwarded as one `baggage` header.
+      if (added >= MAX_BAGGAGE_MEMBERS || bytes > MAX_BAGGAGE_BYTES) {
+        countDiagnostic('extract.baggage.over_limit');
+        continue;
+      }
+      baggage = (baggage ?? propagation.createBaggage()).setEntry(key, { value });
+      added++;
+    }
+    return added === 0 || baggage === undefined ? context : propagation.setBaggage(context, baggage);
+  }
+}
+
+/** URL-encodes a baggage value; a lone surrogate (which cannot be encoded) skips the entry. */
+function encodeValue(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  try {
+    return encodeURIComponent(value);
+  } catch {
+    return undefined;
+  }
+}
+
+function headerNameOption(option: string, value: unknown): string {
+  if (typeof value !== 'string' || !isToken(value)) {
+    throw new InvalidOptionError(option, 'a non-empty HTTP header name (letters, digits and !#$%&\'*+-.^_`|~)', value);
+  }
+  return value.toLowerCase();
+}
+
+/** RFC 9110 token: https://www.rfc-editor.org/rfc/rfc9110#name-tokens */
+function isToken(text: string): boolean {
+  if (text.length === 0) return false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const alphanumeric = (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a);
+    if (!alphanumeric && "!#$%&'*+-.^_`|~".indexOf(text[i]!) < 0) return false;
+  }
+  return true;
+}
+
+function startsWithIgnoreCase(text: string, lowerPrefix: string): boolean {
+  for (let i = 0; i < lowerPrefix.length; i++) {
+    let c = text.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+    if (c !== lowerPrefix.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/** The first value of a repeated header (arrays only: a baggage value may contain commas). */
+function firstRaw(value: unknown): string | undefined {
+  const raw: unknown = Array.isArray(value) ? value[0] : value;
+  return typeof raw === 'string' ? raw : undefined;
+}
+
+/**
+ * The first value of a header with optional whitespace trimmed: an array's first item, or the part
+ * before the first comma of a folded value. Empty reads as absent.
+ */
+function firstValue(value: unknown): string | undefined {
+  const raw = firstRaw(value);
+  if (raw === undefined) return undefined;
+  let start = 0;
+  let end = raw.indexOf(',');
+  if (end < 0) end = raw.length;
+  while (start < end && isOws(raw.charCodeAt(start))) start++;
+  while (end > start && isOws(raw.charCodeAt(end - 1))) end--;
+  if (start === end) return undefined;
+  return start === 0 && end === raw.length ? raw : raw.slice(start, end);
+}
+
+function isOws(c: number): boolean {
+  return c === 0x20 || c === 0x09;
+}

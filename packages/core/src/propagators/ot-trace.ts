@@ -1,0 +1,237 @@
+/**
+ * OT Trace propagation: the headers of the OpenTracing "basic tracer" implementations
+ * (`OTEL_PROPAGATORS=ottrace`).
+ *
+ * There is no formal spec; the OpenTelemetry propagator documentation describes the format:
+ * https://github.com/open-telemetry/opentelemetry-js-contrib/tree/main/packages/propagator-ot-trace#ottrace-format
+ *
+ * | header | value |
+ * |---|---|
+ * | `ot-tracer-traceid` | 16 hex digits (also 32 on extract: newer tracers send 128-bit ids) |
+ * | `ot-tracer-spanid` | 16 hex digits |
+ * | `ot-tracer-sampled` | `true` / `false` (`1` / `0` from an old Go tracer are read too) |
+ * | `ot-baggage-{key}` | one baggage entry; the value is the raw string |
+ *
+ * - A 64-bit trace id is left-padded to 128 bits on extract.
+ * - On inject the trace id is truncated to 64 bits, as that documentation requires: "When
+ *   truncating, the least significant (right-most) bits MUST be retained". So a 128-bit trace id
+ *   does not survive an OT hop whole; a padded 64-bit one does.
+ * - Baggage entries whose key or value would make an invalid HTTP header are not written.
+ */
+import {
+  createContextKey,
+  defaultTextMapGetter,
+  defaultTextMapSetter,
+  isSpanContextValid,
+  propagation,
+  trace,
+  TraceFlags,
+  type Context,
+  type TextMapGetter,
+  type TextMapPropagator,
+  type TextMapSetter,
+} from '@opentelemetry/api';
+import { headerGetter, headerSetter } from '../carrier/headers.js';
+import { MAX_BAGGAGE_BYTES, MAX_BAGGAGE_MEMBERS } from '../wire/baggage.js';
+import { countDiagnostic } from '../diagnostics/diagnostics.js';
+import { isAllZeros, isHex, padTraceId } from '../wire/hex.js';
+
+const OT_TRACE_ID_HEADER = 'ot-tracer-traceid';
+const OT_SPAN_ID_HEADER = 'ot-tracer-spanid';
+const OT_SAMPLED_HEADER = 'ot-tracer-sampled';
+const OT_BAGGAGE_PREFIX = 'ot-baggage-';
+
+/** "uint64 encoded as a string of 16 hex characters"; 128-bit ids (32) are read as well. */
+const TRACE_ID_64_LENGTH = 16;
+const TRACE_ID_128_LENGTH = 32;
+const SPAN_ID_LENGTH = 16;
+
+// The key OpenTelemetry's suppressTracing() sets (context keys are Symbol.for-based): the SDK's own
+// exporter requests must carry no propagation headers.
+const SUPPRESS_TRACING_KEY = createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
+
+/** The ids and sampling decision of the `ot-tracer-*` headers. */
+export interface OTTraceHeaders {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly sampled: boolean;
+}
+
+/**
+ * Parses the `ot-tracer-*` header values. Returns `undefined` when an id is missing or invalid.
+ *
+ * @example
+ * ```ts
+ * parseOTTraceHeaders('ee8e3e41b17ce105', '5b4185666d50f68b', 'true');
+ * // { traceId: '0000000000000000ee8e3e41b17ce105', spanId: '5b4185666d50f68b', sampled: true }
+ * ```
+ */
+export function parseOTTraceHeaders(
+  traceId: string | undefined,
+  spanId: string | undefined,
+  sampled: string | undefined,
+): OTTraceHeaders | undefined {
+  if (traceId === undefined || spanId === undefined) return undefined;
+  if (traceId.length !== TRACE_ID_64_LENGTH && traceId.length !== TRACE_ID_128_LENGTH) return undefined;
+  if (spanId.length !== SPAN_ID_LENGTH || !isHex(traceId) || !isHex(spanId)) return undefined;
+  if (isAllZeros(traceId) || isAllZeros(spanId)) return undefined;
+  return {
+    traceId: padTraceId(traceId.toLowerCase()),
+    spanId: spanId.toLowerCase(),
+    sampled: sampled === '1' || (sampled !== undefined && sampled.length === 4 && sampled.toLowerCase() === 'true'),
+  };
+}
+
+/**
+ * Propagates trace context and baggage in the OT Trace format of OpenTracing's basic tracers.
+ *
+ * @example
+ * ```ts
+ * const propagator = new OTTracePropagator();
+ * const ctx = propagator.extract(ROOT_CONTEXT, { 'ot-tracer-traceid': '...', 'ot-tracer-spanid': '...' }, headerGetter);
+ * ```
+ */
+export class OTTracePropagator implements TextMapPropagator {
+  /** Writes `ot-tracer-traceid` (lower 64 bits), `ot-tracer-spanid`, `ot-tracer-sampled` and `ot-baggage-*`. */
+  inject(context: Context, carrier: unknown, setter?: TextMapSetter): void {
+    try {
+      if (context.getValue(SUPPRESS_TRACING_KEY) === true) return;
+      const set = setter === undefined || setter === defaultTextMapSetter ? headerSetter : setter;
+      const spanContext = trace.getSpanContext(context);
+      if (spanContext !== undefined && isSpanContextValid(spanContext)) {
+        const traceId64 = spanContext.traceId.slice(TRACE_ID_128_LENGTH - TRACE_ID_64_LENGTH).toLowerCase();
+        // Lower 64 bits of zero would be an invalid id downstream: write no trace headers then.
+        if (!isAllZeros(traceId64)) {
+          set.set(carrier, OT_TRACE_ID_HEADER, traceId64);
+          set.set(carrier, OT_SPAN_ID_HEADER, spanContext.spanId.toLowerCase());
+          const sampled = (spanContext.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED;
+          set.set(carrier, OT_SAMPLED_HEADER, sampled ? 'true' : 'false');
+        }
+      }
+      const baggage = propagation.getBaggage(context);
+      if (baggage === undefined) return;
+      for (const [key, entry] of baggage.getAllEntries()) {
+        if (!isToken(key) || !isHeaderValue(entry.value)) continue;
+        set.set(carrier, OT_BAGGAGE_PREFIX + key, entry.value);
+      }
+    } catch {
+      // A throwing custom setter must not fail the request.
+      countDiagnostic('internal.error');
+    }
+  }
+
+  /**
+   * Reads the `ot-tracer-*` and `ot-baggage-*` headers. Extracted baggage is merged into the
+   * context's baggage. Invalid ids are counted as `extract.trace.malformed`; nothing is thrown.
+   */
+  extract(context: Context, carrier: unknown, getter?: TextMapGetter): Context {
+    try {
+      const get = getter === undefined || getter === defaultTextMapGetter ? headerGetter : getter;
+      let next = context;
+      const traceId = firstValue(get.get(carrier, OT_TRACE_ID_HEADER));
+      const spanId = firstValue(get.get(carrier, OT_SPAN_ID_HEADER));
+      if (traceId !== undefined || spanId !== undefined) {
+        const parsed = parseOTTraceHeaders(traceId, spanId, firstValue(get.get(carrier, OT_SAMPLED_HEADER)));
+        if (parsed === undefined) {
+          countDiagnostic('extract.trace.malformed');
+        } else {
+          next = trace.setSpanContext(next, {
+            traceId: parsed.traceId,
+            spanId: parsed.spanId,
+            traceFlags: parsed.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
+            isRemote: true,
+          });
+        }
+      }
+      return extractBaggage(next, carrier, get);
+    } catch {
+      countDiagnostic('internal.error');
+      return context;
+    }
+  }
+
+  /** The trace headers (baggage header names depend on the keys, so they are not listed). */
+  fields(): string[] {
+    return [OT_TRACE_ID_HEADER, OT_SPAN_ID_HEADER, OT_SAMPLED_HEADER];
+  }
+}
+
+function extractBaggage(context: Context, carrier: unknown, get: TextMapGetter): Context {
+  let baggage = propagation.getBaggage(context);
+  let added = 0;
+  let bytes = 0;
+  for (const name of get.keys(carrier)) {
+    if (typeof name !== 'string' || name.length <= OT_BAGGAGE_PREFIX.length || !startsWithIgnoreCase(name, OT_BAGGAGE_PREFIX)) {
+      continue;
+    }
+    const raw = get.get(carrier, name);
+    const value: unknown = Array.isArray(raw) ? raw[0] : raw;
+    if (typeof value !== 'string') continue;
+    const key = name.slice(OT_BAGGAGE_PREFIX.length);
+    bytes += key.length + 1 + value.length;
+    // Held to the W3C Baggage limits (https://www.w3.org/TR/baggage/#limits) so the entries can
+    // still be forwarded as one `baggage` header.
+    if (added >= MAX_BAGGAGE_MEMBERS || bytes > MAX_BAGGAGE_BYTES) {
+      countDiagnostic('extract.baggage.over_limit');
+      continue;
+    }
+    baggage = (baggage ?? propagation.createBaggage()).setEntry(key, { value });
+    added++;
+  }
+  return added === 0 || baggage === undefined ? context : propagation.setBaggage(context, baggage);
+}
+
+/** RFC 9110 token: https://www.rfc-editor.org/rfc/rfc9110#name-tokens */
+function isToken(text: string): boolean {
+  if (text.length === 0) return false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const alphanumeric = (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a);
+    if (!alphanumeric && "!#$%&'*+-.^_`|~".indexOf(text[i]!) < 0) return false;
+  }
+  return true;
+}
+
+/**
+ * RFC 9110 field value limited to visible ASCII, space and tab, without leading or trailing
+ * whitespace: https://www.rfc-editor.org/rfc/rfc9110#name-field-values. (obs-text is refused
+ * because Node and fetch reject or mangle it.)
+ */
+function isHeaderValue(text: string): boolean {
+  const length = text.length;
+  if (length > 0 && (isOws(text.charCodeAt(0)) || isOws(text.charCodeAt(length - 1)))) return false;
+  for (let i = 0; i < length; i++) {
+    const c = text.charCodeAt(i);
+    if (!(c === 0x09 || (c >= 0x20 && c <= 0x7e))) return false;
+  }
+  return true;
+}
+
+function startsWithIgnoreCase(text: string, lowerPrefix: string): boolean {
+  for (let i = 0; i < lowerPrefix.length; i++) {
+    let c = text.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+    if (c !== lowerPrefix.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/**
+ * The first value of a header with optional whitespace trimmed: an array's first item, or the part
+ * before the first comma of a folded value. Empty reads as absent.
+ */
+function firstValue(value: unknown): string | undefined {
+  const raw: unknown = Array.isArray(value) ? value[0] : value;
+  if (typeof raw !== 'string') return undefined;
+  let start = 0;
+  let end = raw.indexOf(',');
+  if (end < 0) end = raw.length;
+  while (start < end && isOws(raw.charCodeAt(start))) start++;
+  while (end > start && isOws(raw.charCodeAt(end - 1))) end--;
+  if (start === end) return undefined;
+  return start === 0 && end === raw.length ? raw : raw.slice(start, end);
+}
+
+function isOws(c: number): boolean {
+  return c === 0x20 || c === 0x09;
+}

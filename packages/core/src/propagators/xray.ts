@@ -1,0 +1,189 @@
+/**
+ * AWS X-Ray propagation: the `X-Amzn-Trace-Id` header.
+ *
+ * Spec: https://docs.aws.amazon.com/xray/latest/devguide/xray-concepts.html#xray-concepts-tracingheader
+ *
+ * `X-Amzn-Trace-Id: Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1`
+ *
+ * - Fields are `key=value` separated by `;`, in any order, with optional whitespace around them.
+ *   Keys are matched without regard to case; the first occurrence of a key wins; other keys
+ *   (`Lineage`, `Self`, custom data) are ignored.
+ * - `Root` is `1-{8 hex digits: epoch seconds}-{24 hex digits}`; the 128-bit trace id is the two hex
+ *   parts joined. `Parent` is the 16-hex-digit parent segment id (the span id). Either letter case
+ *   is read; ids are normalised to lower case.
+ * - `Sampled=1` is sampled; `0`, `?` (the caller asks the receiver to decide) and absence are not.
+ * - A header with a valid `Root` but no `Parent` (what a load balancer adds at the edge) carries no
+ *   parent span, so it yields no span context; it is not counted as malformed.
+ */
+import {
+  createContextKey,
+  defaultTextMapGetter,
+  defaultTextMapSetter,
+  isSpanContextValid,
+  trace,
+  TraceFlags,
+  type Context,
+  type TextMapGetter,
+  type TextMapPropagator,
+  type TextMapSetter,
+} from '@opentelemetry/api';
+import { headerGetter, headerSetter } from '../carrier/headers.js';
+import { countDiagnostic } from '../diagnostics/diagnostics.js';
+import { isAllZeros, isHex } from '../wire/hex.js';
+
+/** The header name, lower case as HTTP/2 requires (HTTP/1 reads it in any case). */
+const XRAY_HEADER = 'x-amzn-trace-id';
+
+/** `Root=1-{8 hex}-{24 hex}`: version, epoch-seconds part and unique part. */
+const ROOT_VERSION = '1';
+const ROOT_TIME_LENGTH = 8;
+const ROOT_UNIQUE_LENGTH = 24;
+const ROOT_LENGTH = 2 + ROOT_TIME_LENGTH + 1 + ROOT_UNIQUE_LENGTH;
+/** `Parent` is a 64-bit segment id. */
+const PARENT_LENGTH = 16;
+
+// The key OpenTelemetry's suppressTracing() sets (context keys are Symbol.for-based): the SDK's own
+// exporter requests must carry no propagation headers.
+const SUPPRESS_TRACING_KEY = createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
+
+/** What an `X-Amzn-Trace-Id` value holds once parsed. */
+export interface XRayTraceHeader {
+  readonly traceId: string;
+  /** Absent when the header has no `Parent` field (a new trace id assigned at the edge). */
+  readonly spanId: string | undefined;
+  readonly sampled: boolean;
+}
+
+/**
+ * Parses an `X-Amzn-Trace-Id` value. Returns `undefined` when `Root` is missing or invalid, or
+ * `Parent` is present but invalid.
+ *
+ * @example
+ * ```ts
+ * parseXRayHeader('Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1');
+ * // { traceId: '5759e988bd862e3fe1be46a994272793', spanId: '53995c3f42cd8ad8', sampled: true }
+ * ```
+ */
+export function parseXRayHeader(value: string): XRayTraceHeader | undefined {
+  let root: string | undefined;
+  let parent: string | undefined;
+  let sampled: string | undefined;
+  let position = 0;
+  const length = value.length;
+  while (position <= length) {
+    let end = value.indexOf(';', position);
+    if (end < 0) end = length;
+    let equals = position;
+    while (equals < end && value.charCodeAt(equals) !== 0x3d) equals++;
+    if (equals > position && equals < end) {
+      const key = trimmed(value, position, equals);
+      const fieldValue = trimmed(value, equals + 1, end);
+      if (key.length === 4 && root === undefined && key.toLowerCase() === 'root') root = fieldValue;
+      else if (key.length === 6 && parent === undefined && key.toLowerCase() === 'parent') parent = fieldValue;
+      else if (key.length === 7 && sampled === undefined && key.toLowerCase() === 'sampled') sampled = fieldValue;
+    }
+    position = end + 1;
+  }
+  if (root === undefined || !isValidRoot(root)) return undefined;
+  const traceId = (root.slice(2, 2 + ROOT_TIME_LENGTH) + root.slice(3 + ROOT_TIME_LENGTH)).toLowerCase();
+  if (isAllZeros(traceId)) return undefined;
+  let spanId: string | undefined;
+  if (parent !== undefined) {
+    if (parent.length !== PARENT_LENGTH || !isHex(parent) || isAllZeros(parent)) return undefined;
+    spanId = parent.toLowerCase();
+  }
+  return { traceId, spanId, sampled: sampled === '1' };
+}
+
+function isValidRoot(root: string): boolean {
+  return (
+    root.length === ROOT_LENGTH &&
+    root.startsWith(`${ROOT_VERSION}-`) &&
+    root.charCodeAt(2 + ROOT_TIME_LENGTH) === 0x2d &&
+    isHex(root, 2, 2 + ROOT_TIME_LENGTH) &&
+    isHex(root, 3 + ROOT_TIME_LENGTH, ROOT_LENGTH)
+  );
+}
+
+function trimmed(text: string, start: number, end: number): string {
+  while (start < end && isOws(text.charCodeAt(start))) start++;
+  while (end > start && isOws(text.charCodeAt(end - 1))) end--;
+  return text.slice(start, end);
+}
+
+function isOws(c: number): boolean {
+  return c === 0x20 || c === 0x09;
+}
+
+/**
+ * Propagates trace context in the AWS X-Ray `X-Amzn-Trace-Id` header (`OTEL_PROPAGATORS=xray`).
+ *
+ * @example
+ * ```ts
+ * const propagator = new XRayPropagator();
+ * propagator.inject(context.active(), outgoingHeaders, headerSetter);
+ * // x-amzn-trace-id: Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1
+ * ```
+ */
+export class XRayPropagator implements TextMapPropagator {
+  /** Writes `Root=1-{8}-{24};Parent={span id};Sampled={0|1}`. */
+  inject(context: Context, carrier: unknown, setter?: TextMapSetter): void {
+    try {
+      const spanContext = trace.getSpanContext(context);
+      if (spanContext === undefined || !isSpanContextValid(spanContext) || context.getValue(SUPPRESS_TRACING_KEY) === true) return;
+      const set = setter === undefined || setter === defaultTextMapSetter ? headerSetter : setter;
+      const traceId = spanContext.traceId.toLowerCase();
+      const spanId = spanContext.spanId.toLowerCase();
+      const sampled = (spanContext.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED ? '1' : '0';
+      const root = `${ROOT_VERSION}-${traceId.slice(0, ROOT_TIME_LENGTH)}-${traceId.slice(ROOT_TIME_LENGTH)}`;
+      set.set(carrier, XRAY_HEADER, `Root=${root};Parent=${spanId};Sampled=${sampled}`);
+    } catch {
+      // A throwing custom setter must not fail the request.
+      countDiagnostic('internal.error');
+    }
+  }
+
+  /**
+   * Reads `X-Amzn-Trace-Id`. An invalid header is counted as `extract.trace.malformed`; nothing is
+   * thrown.
+   */
+  extract(context: Context, carrier: unknown, getter?: TextMapGetter): Context {
+    try {
+      const get = getter === undefined || getter === defaultTextMapGetter ? headerGetter : getter;
+      const header = firstValue(get.get(carrier, XRAY_HEADER));
+      if (header === undefined) return context;
+      const parsed = parseXRayHeader(header);
+      if (parsed === undefined) {
+        countDiagnostic('extract.trace.malformed');
+        return context;
+      }
+      if (parsed.spanId === undefined) return context;
+      return trace.setSpanContext(context, {
+        traceId: parsed.traceId,
+        spanId: parsed.spanId,
+        traceFlags: parsed.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
+        isRemote: true,
+      });
+    } catch {
+      countDiagnostic('internal.error');
+      return context;
+    }
+  }
+
+  /** `['x-amzn-trace-id']`. */
+  fields(): string[] {
+    return [XRAY_HEADER];
+  }
+}
+
+/**
+ * The first value of a repeated header, trimmed: an array's first item, or the part before the
+ * first comma of a folded value (X-Ray values hold no commas). Empty reads as absent.
+ */
+function firstValue(value: unknown): string | undefined {
+  const raw: unknown = Array.isArray(value) ? value[0] : value;
+  if (typeof raw !== 'string') return undefined;
+  const comma = raw.indexOf(',');
+  const text = trimmed(raw, 0, comma < 0 ? raw.length : comma);
+  return text.length === 0 ? undefined : text;
+}
