@@ -105,3 +105,21 @@ export type { TraceContextInfo } from './context/trace-context.js';
 // -- inbound (trust policy, server spans) --
 
 // -- outbound injection and destination policy --
+export { createCidrMatcher, isPrivateAddress, parseCidr } from './policy/cidr.js';
+export type { Cidr } from './policy/cidr.js';
+export { createSensitiveDataGuard, defaultSensitiveDataGuard } from './policy/sensitive-data.js';
+export type { SensitiveDataGuard, SensitiveDataOptions } from './policy/sensitive-data.js';
+export { createDestinationPolicy, defaultDestinationPolicy, INTERNAL_HOST_SUFFIXES } from './policy/destination.js';
+export type {
+  BaggageAllowance,
+  DestinationDecision,
+  DestinationGrant,
+  DestinationPolicy,
+  DestinationPolicyOptions,
+  DestinationRule,
+} from './policy/destination.js';
+export { enableOutboundPropagation } from './outbound/enable.js';
+export type { OutboundHandle, OutboundOptions } from './outbound/enable.js';
+export type { ExistingTraceparentMode } from './outbound/outbound-state.js';
+export { inject } from './outbound/inject.js';
+export type { InjectOptions } from './outbound/inject.js';

@@ -1,0 +1,178 @@
+/**
+ * The CLIENT span of one outbound HTTP call, following the OpenTelemetry semantic conventions for
+ * HTTP client spans: name `{METHOD}` (or `HTTP` for an unknown method), `http.request.method`,
+ * `server.address`, `server.port`, `url.full` (credentials and signature parameters redacted),
+ * `http.response.status_code`, `error.type`, and status ERROR for failures and 4xx/5xx answers.
+ *
+ * @see https://opentelemetry.io/docs/specs/semconv/http/http-spans/#http-client-span
+ */
+import { SpanKind, SpanStatusCode, trace, type Context, type Exception, type Span, type Tracer, type TracerProvider } from '@opentelemetry/api';
+
+const TRACER_NAME = '@ctxprop/core';
+
+/** Methods the semantic conventions know (RFC 9110 §9 and RFC 5789 PATCH); others are `_OTHER`. */
+const KNOWN_METHODS = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE']);
+
+/** Query keys whose values `url.full` must not show (semconv `url.full` note). */
+const SENSITIVE_QUERY_KEYS = new Set([
+  'X-Amz-Signature',
+  'X-Amz-Credential',
+  'X-Amz-Security-Token',
+  'AWSAccessKeyId',
+  'Signature',
+  'sig',
+  'X-Goog-Signature',
+]);
+
+let tracerOwner: unknown;
+let cachedTracer: Tracer | undefined;
+
+/**
+ * The SDK's tracer for our spans, or `undefined` when no SDK is registered (then no span is
+ * made: the API's would only repeat the parent's ids). Fetched again only when the registered
+ * TracerProvider changes.
+ */
+function clientTracer(): Tracer | undefined {
+  const provider = trace.getTracerProvider() as TracerProvider & {
+    getDelegate?: () => unknown;
+    getDelegateTracer?: (name: string) => Tracer | undefined;
+  };
+  const owner = provider.getDelegate?.() ?? provider;
+  if (owner !== tracerOwner) {
+    tracerOwner = owner;
+    // The API's ProxyTracerProvider answers `undefined` here until an SDK is registered.
+    cachedTracer = typeof provider.getDelegateTracer === 'function' ? provider.getDelegateTracer(TRACER_NAME) : provider.getTracer(TRACER_NAME);
+  }
+  return cachedTracer;
+}
+
+const DEFAULT_PORTS: Readonly<Record<string, number>> = { 'http:': 80, 'https:': 443, 'ws:': 80, 'wss:': 443 };
+
+/** Where an outbound call goes, as the hooks know it. */
+export interface OutgoingTarget {
+  readonly method: string;
+  /** `http:` or `https:`. */
+  readonly protocol: string;
+  /** Host name or address, IPv6 without brackets. */
+  readonly hostname: string;
+  /** The port, or `undefined` for the scheme's default. */
+  readonly port: number | undefined;
+  /** Path and query (`/v1/items?page=2`). */
+  readonly path: string;
+  /** `scheme://host[:port]` when the client already has it (undici does). */
+  readonly origin?: string;
+}
+
+/**
+ * `scheme://host[:port]` of a target, IPv6 in brackets, default port left out.
+ *
+ * @example
+ * ```ts
+ * originOf({ method: 'GET', protocol: 'http:', hostname: '::1', port: 8080, path: '/' }); // 'http://[::1]:8080'
+ * ```
+ */
+export function originOf(target: OutgoingTarget): string {
+  if (target.origin !== undefined) return target.origin;
+  const host = target.hostname.includes(':') ? `[${target.hostname}]` : target.hostname;
+  const port = target.port === undefined || target.port === DEFAULT_PORTS[target.protocol] ? '' : `:${target.port}`;
+  return `${target.protocol}//${host}${port}`;
+}
+
+function redactQuery(path: string): string {
+  const question = path.indexOf('?');
+  if (question < 0) return path;
+  const parts = path.slice(question + 1).split('&');
+  let changed = false;
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!;
+    const equals = part.indexOf('=');
+    if (equals > 0 && SENSITIVE_QUERY_KEYS.has(part.slice(0, equals))) {
+      parts[i] = `${part.slice(0, equals)}=REDACTED`;
+      changed = true;
+    }
+  }
+  return changed ? `${path.slice(0, question)}?${parts.join('&')}` : path;
+}
+
+/**
+ * The `url.full` of a target: origin and path, with signature query values replaced by
+ * `REDACTED` (hooks never see URL credentials: clients move them to an Authorization header).
+ *
+ * @example
+ * ```ts
+ * fullUrlOf({ method: 'GET', protocol: 'https:', hostname: 's3.example', port: undefined, path: '/o?X-Amz-Signature=abc' });
+ * // 'https://s3.example/o?X-Amz-Signature=REDACTED'
+ * ```
+ */
+export function fullUrlOf(target: OutgoingTarget): string {
+  const path = target.path.length === 0 ? '/' : target.path;
+  return `${originOf(target)}${redactQuery(path)}`;
+}
+
+/**
+ * Starts the CLIENT span of an outbound call as a child of `ctx`; `undefined` when no SDK is
+ * registered (the parent's ids are then injected as they are).
+ *
+ * @example
+ * ```ts
+ * const span = startClientSpan(context.active(), target);
+ * ```
+ */
+export function startClientSpan(ctx: Context, target: OutgoingTarget): Span | undefined {
+  const tracer = clientTracer();
+  if (tracer === undefined) return undefined;
+  const original = target.method;
+  const upper = original.toUpperCase();
+  const known = KNOWN_METHODS.has(upper);
+  const method = known ? upper : '_OTHER';
+  const span = tracer.startSpan(known ? method : 'HTTP', { kind: SpanKind.CLIENT }, ctx);
+  if (!span.isRecording()) return span;
+  span.setAttribute('http.request.method', method);
+  if (original !== method) span.setAttribute('http.request.method_original', original);
+  span.setAttribute('server.address', target.hostname);
+  span.setAttribute('server.port', target.port ?? DEFAULT_PORTS[target.protocol] ?? 80);
+  span.setAttribute('url.full', fullUrlOf(target));
+  return span;
+}
+
+/**
+ * Records the response status: `http.response.status_code`, and for 4xx and 5xx `error.type`
+ * and status ERROR (client spans treat both as errors).
+ *
+ * @example
+ * ```ts
+ * recordResponse(span, 503); // status ERROR, error.type '503'
+ * ```
+ */
+export function recordResponse(span: Span, statusCode: number): void {
+  if (!span.isRecording()) return;
+  span.setAttribute('http.response.status_code', statusCode);
+  if (statusCode >= 400) {
+    span.setAttribute('error.type', String(statusCode));
+    span.setStatus({ code: SpanStatusCode.ERROR });
+  }
+}
+
+/**
+ * Records a failed call (no response): `error.type` from the error's code or name, the exception,
+ * and status ERROR. A call the caller aborted is not an error (semantic conventions).
+ *
+ * @example
+ * ```ts
+ * recordFailure(span, Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
+ * ```
+ */
+export function recordFailure(span: Span, error: unknown): void {
+  if (!span.isRecording()) return;
+  const { name, code, message } = (typeof error === 'object' && error !== null ? error : {}) as {
+    name?: unknown;
+    code?: unknown;
+    message?: unknown;
+  };
+  if (name === 'AbortError') return;
+  const type = typeof code === 'string' && code !== '' ? code : typeof name === 'string' && name !== '' ? name : '_OTHER';
+  span.setAttribute('error.type', type);
+  // Not `instanceof Error`: errors from another realm (vm contexts, test runners) fail that.
+  if (typeof message === 'string' || typeof name === 'string') span.recordException(error as Exception);
+  span.setStatus({ code: SpanStatusCode.ERROR, message: typeof message === 'string' ? message : undefined });
+}

@@ -1,0 +1,147 @@
+/**
+ * One call turns on outbound propagation for `fetch`, undici and `node:http(s)`:
+ * `enableOutboundPropagation()`. The Express and Fastify adapters call it by default.
+ */
+import type { TextMapPropagator } from '@opentelemetry/api';
+import { ensureContextManager } from '../context/runtime.js';
+import { InvalidOptionError } from '../errors.js';
+import { createPropagator } from '../propagators/create-propagator.js';
+import { createDestinationPolicy, type DestinationPolicy, type DestinationPolicyOptions } from '../policy/destination.js';
+import { createSensitiveDataGuard, type SensitiveDataGuard, type SensitiveDataOptions } from '../policy/sensitive-data.js';
+import { installHttpHook } from './http.js';
+import { defaultOutboundConfig, outboundState, type ExistingTraceparentMode, type OutboundConfig } from './outbound-state.js';
+import { installUndiciHook } from './undici.js';
+
+/** Options of {@link enableOutboundPropagation}. */
+export interface OutboundOptions {
+  /**
+   * The propagator that writes the headers.
+   * @default createPropagator() — `OTEL_PROPAGATORS`, else tracecontext + baggage
+   * @example { propagator: createPropagator('tracecontext,baggage,b3multi') }
+   */
+  propagator?: TextMapPropagator;
+  /**
+   * The destination policy: which destinations get trace headers and which baggage keys, as
+   * options of `createDestinationPolicy()` or a policy it made.
+   * @default trace headers everywhere; all baggage to internal hosts, none to public hosts
+   * @example { destinations: { rules: [{ hosts: ['*.partner.example'], baggage: ['tenant.id'] }] } }
+   */
+  destinations?: DestinationPolicyOptions | DestinationPolicy;
+  /**
+   * The sensitive-data guard: options of `createSensitiveDataGuard()`, a guard function, or
+   * `false` to send baggage that looks like secrets or personal data.
+   * @default the built-in guard
+   * @example { sensitiveData: { allowKeys: ['session.region'] } }
+   */
+  sensitiveData?: SensitiveDataOptions | SensitiveDataGuard | false;
+  /**
+   * What happens to a trace header (`traceparent`, ...) the request already has: `'keep'` sends
+   * it as it is (and ctxprop starts no span for that call), `'replace'` writes the current
+   * context's instead. Never appended. Either way the destination policy applies to it.
+   * @default 'keep'
+   * @example { existingTraceparent: 'replace' } // a proxy that forwards inbound headers wholesale
+   */
+  existingTraceparent?: ExistingTraceparentMode;
+  /**
+   * Whether to record a CLIENT span per outbound call when an OpenTelemetry SDK is registered
+   * (and no other instrumentation records one).
+   * @default true
+   */
+  spans?: boolean;
+}
+
+/** Turns outbound propagation off again. */
+export interface OutboundHandle {
+  /**
+   * Releases this handle; the hooks are removed when every handle is released. Calling it twice
+   * does nothing the second time.
+   */
+  disable(): void;
+}
+
+const KNOWN_OPTIONS = new Set(['propagator', 'destinations', 'sensitiveData', 'existingTraceparent', 'spans']);
+
+function resolveOptions(options: OutboundOptions): OutboundConfig {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new InvalidOptionError('outbound', 'an options object, or false to turn outbound propagation off', options);
+  }
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(key)) {
+      throw new InvalidOptionError(key, `one of ${[...KNOWN_OPTIONS].join(', ')}`, key, `Remove "${key}" or fix its spelling.`);
+    }
+  }
+  const { propagator, destinations, sensitiveData, existingTraceparent = 'keep', spans = true } = options;
+  if (
+    propagator !== undefined &&
+    (typeof propagator !== 'object' || propagator === null || typeof propagator.inject !== 'function' || typeof propagator.fields !== 'function')
+  ) {
+    throw new InvalidOptionError('propagator', 'a TextMapPropagator (with inject, extract and fields)', propagator, 'Pass createPropagator(...) or an OpenTelemetry propagator.');
+  }
+  if (existingTraceparent !== 'keep' && existingTraceparent !== 'replace') {
+    throw new InvalidOptionError('existingTraceparent', '"keep" or "replace"', existingTraceparent);
+  }
+  if (typeof spans !== 'boolean') throw new InvalidOptionError('spans', 'true or false', spans);
+  let guard: SensitiveDataGuard;
+  if (sensitiveData === false) guard = createSensitiveDataGuard({ enabled: false });
+  else if (typeof sensitiveData === 'function') guard = sensitiveData;
+  else guard = createSensitiveDataGuard(sensitiveData ?? {});
+  return {
+    propagator: propagator ?? createPropagator(),
+    policy: typeof destinations === 'function' ? destinations : createDestinationPolicy(destinations ?? {}),
+    guard,
+    existingTraceparent,
+    spans,
+  };
+}
+
+/**
+ * Turns on outbound propagation: every `fetch`, undici and `node:http(s)` request made inside a
+ * context carries that context's trace headers and baggage, as the destination policy and the
+ * sensitive-data guard allow; with an OpenTelemetry SDK registered, each call gets a CLIENT span.
+ *
+ * Idempotent: the hooks are installed once per process, even across two copies of ctxprop.
+ * A call with options sets the configuration (the latest live one wins; disabling its handle
+ * brings back the one before); a call without options keeps the configuration in force (the
+ * defaults if none was given). Each call returns a handle; the hooks go when every handle is
+ * disabled. `false` returns a handle that does nothing. Options are validated now: a bad one
+ * throws {@link InvalidOptionError}.
+ *
+ * @example
+ * ```ts
+ * const outbound = enableOutboundPropagation({
+ *   destinations: { rules: [{ hosts: ['*.partner.example'], baggage: ['tenant.id'] }] },
+ * });
+ * // ... later, in tests or at shutdown
+ * outbound.disable();
+ * ```
+ */
+export function enableOutboundPropagation(options?: OutboundOptions | false): OutboundHandle {
+  if (options === false) return { disable() {} };
+  const entry = options === undefined ? undefined : { config: resolveOptions(options) };
+  const state = outboundState();
+  state.configured ??= [];
+  if (entry !== undefined) state.configured.push(entry);
+  state.config = state.configured[state.configured.length - 1]?.config ?? state.config ?? defaultOutboundConfig();
+  ensureContextManager();
+  state.refs++;
+  if (state.hooks.length === 0) state.hooks.push(installUndiciHook(), installHttpHook());
+  let released = false;
+  return {
+    disable() {
+      if (released) return;
+      released = true;
+      state.refs--;
+      if (entry !== undefined) {
+        const index = state.configured.indexOf(entry);
+        if (index >= 0) state.configured.splice(index, 1);
+      }
+      if (state.refs > 0) {
+        state.config = state.configured[state.configured.length - 1]?.config ?? defaultOutboundConfig();
+        return;
+      }
+      for (const hook of state.hooks.splice(0)) hook.uninstall();
+      state.configured.length = 0;
+      state.config = undefined;
+    },
+  };
+}

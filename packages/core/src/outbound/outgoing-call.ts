@@ -1,0 +1,219 @@
+/**
+ * What the automatic hooks (fetch/undici, node:http) do for one outbound request, whatever the
+ * client: decide by the destination policy, start the CLIENT span unless another
+ * instrumentation already did, and write the propagation headers so that exactly one of each
+ * leaves (never appended: opentelemetry-js-contrib #3711), with the policy applied to headers
+ * that were already there.
+ */
+import { context, createContextKey, isSpanContextValid, SpanKind, trace, type Span, type TextMapPropagator, type TextMapSetter } from '@opentelemetry/api';
+import { countDiagnostic } from '../diagnostics/diagnostics.js';
+import { decideByOrigin, type DestinationDecision } from '../policy/destination.js';
+import { contextForDestination, filterBaggageHeader, reportTraceWithheld } from './apply-policy.js';
+import { originOf, startClientSpan, type OutgoingTarget } from './client-span.js';
+import { isHeaderName, isHeaderValue } from './header-safety.js';
+import type { OutboundConfig } from './outbound-state.js';
+
+/** The request's header list, as each client holds it, with lower-case names. */
+export interface HeaderList {
+  /** Every value of a header, `undefined` when absent. */
+  get(name: string): string | string[] | undefined;
+  /** Replaces every header of this name by one value. */
+  set(name: string, value: string): void;
+  remove(name: string): void;
+}
+
+/** The outcome for one request, for the hook to finish the span and police late writers. */
+export interface OutgoingCall {
+  /** Our CLIENT span, when one was started and records. */
+  readonly span: Span | undefined;
+  readonly decision: DestinationDecision;
+  /** The host, for messages. */
+  readonly destination: string;
+  /** True when the request's own trace header was kept (`existingTraceparent: 'keep'`). */
+  readonly keptTrace: boolean;
+}
+
+// OpenTelemetry's suppressTracing() key (createContextKey is Symbol.for-based): its exporters'
+// own requests must neither be traced nor carry the application's context.
+const SUPPRESS_TRACING_KEY = createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
+
+const BAGGAGE_FIELD = 'baggage';
+const TRACEPARENT_FIELD = 'traceparent';
+
+/** A propagator's header names (lower case): trace headers first, then baggage headers. */
+interface Fields {
+  readonly all: readonly string[];
+  readonly trace: readonly string[];
+  readonly baggage: readonly string[];
+  /** Bits of `all` that are trace headers. */
+  readonly traceMask: number;
+}
+
+/** Bit masks over `Fields.all` cover this many names; a propagator with more is not inspected past them. */
+const MAX_FIELDS = 30;
+
+const fieldsByPropagator = new WeakMap<TextMapPropagator, Fields>();
+
+/**
+ * The propagator's header names, split into trace and baggage headers (lower case).
+ *
+ * @example
+ * ```ts
+ * fieldsOf(createPropagator()).trace; // ['traceparent', 'tracestate']
+ * ```
+ */
+export function fieldsOf(propagator: TextMapPropagator): Fields {
+  let fields = fieldsByPropagator.get(propagator);
+  if (fields === undefined) {
+    const names = [...new Set(propagator.fields().map((name) => name.toLowerCase()))];
+    const traceNames = names.filter((name) => name !== BAGGAGE_FIELD);
+    const baggageNames = names.filter((name) => name === BAGGAGE_FIELD);
+    const all = [...traceNames, ...baggageNames].slice(0, MAX_FIELDS);
+    fields = { all, trace: traceNames, baggage: baggageNames, traceMask: (1 << Math.min(traceNames.length, MAX_FIELDS)) - 1 };
+    fieldsByPropagator.set(propagator, fields);
+  }
+  return fields;
+}
+
+/** True when `span` is a recording CLIENT span: the SDK's spans expose their kind. */
+function isActiveClientSpan(span: Span | undefined): boolean {
+  return span !== undefined && span.isRecording() && (span as { kind?: unknown }).kind === SpanKind.CLIENT;
+}
+
+/**
+ * With `replace`, tells another instrumentation's header (kept) from a caller's (replaced): a
+ * W3C traceparent in the active trace whose parent id is neither the active span nor the active
+ * span's own parent (a forwarded inbound header) belongs to a span someone just started for this
+ * call, such as OpenTelemetry's undici instrumentation subscribed before ctxprop.
+ */
+function isForeignChildSpan(value: string | undefined, active: Span | undefined): boolean {
+  if (value === undefined || value.length < 55 || active === undefined) return false;
+  const spanContext = active.spanContext();
+  if (!isSpanContextValid(spanContext) || value.slice(3, 35) !== spanContext.traceId) return false;
+  const parentId = value.slice(36, 52);
+  if (parentId === spanContext.spanId) return false;
+  // sdk-trace-base 2.x keeps `parentSpanContext`, 1.x `parentSpanId`.
+  const sdkSpan = active as { parentSpanContext?: { spanId?: unknown }; parentSpanId?: unknown };
+  return parentId !== (sdkSpan.parentSpanContext?.spanId ?? sdkSpan.parentSpanId);
+}
+
+/** Removes every trace header that is present; returns `present` without them. */
+function removeTraceHeaders(headers: HeaderList, fields: Fields, present: number): number {
+  for (let i = 0; i < fields.trace.length && i < MAX_FIELDS; i++) {
+    if ((present & (1 << i)) !== 0) headers.remove(fields.all[i]!);
+  }
+  return present & ~fields.traceMask;
+}
+
+function single(value: string | string[] | undefined, keepLast: boolean): string | undefined {
+  if (!Array.isArray(value)) return value;
+  return keepLast ? value[value.length - 1] : value[0];
+}
+
+// The state of one `inject` call through `writer`. Injection is synchronous and never nested,
+// so one shared setter serves every request without allocating one per call.
+let writeFields: readonly string[] = [];
+let writeSkip = 0;
+let written = 0;
+
+/**
+ * Writes through {@link HeaderList}: refuses unsafe names and values (counted as
+ * `inject.header.invalid`), leaves the headers in `writeSkip` as they are, notes what it wrote.
+ */
+const writer: TextMapSetter<HeaderList> = {
+  set(headers, name, value) {
+    const lower = name.toLowerCase();
+    const index = writeFields.indexOf(lower);
+    if (index >= 0) {
+      if ((writeSkip & (1 << index)) !== 0) return;
+      written |= 1 << index;
+    }
+    if (!isHeaderName(name) || !isHeaderValue(value)) {
+      countDiagnostic('inject.header.invalid');
+      return;
+    }
+    headers.set(lower, value);
+  },
+};
+
+/**
+ * Writes the propagation headers of one outbound request under the configuration and returns
+ * what the hook needs afterwards. Never throws: a failure is counted as `internal.error` and the
+ * request goes on.
+ *
+ * @example
+ * ```ts
+ * const call = prepareOutgoingCall(currentOutboundConfig(), target, new UndiciHeaderList(request.headers));
+ * ```
+ */
+export function prepareOutgoingCall(config: OutboundConfig, target: OutgoingTarget, headers: HeaderList): OutgoingCall | undefined {
+  try {
+    const ctx = context.active();
+    if (ctx.getValue(SUPPRESS_TRACING_KEY) === true) return undefined;
+    const decision = decideByOrigin(config.policy, originOf(target), target.path);
+    const destination = target.hostname;
+    const fields = fieldsOf(config.propagator);
+    const all = fields.all;
+    const keep = config.existingTraceparent === 'keep';
+    let present = 0;
+    for (let i = 0; i < all.length; i++) if (headers.get(all[i]!) !== undefined) present |= 1 << i;
+    const active = trace.getSpan(ctx);
+
+    let startSpan = config.spans;
+    let injectTrace = true;
+    let keptTrace = false;
+    if (isActiveClientSpan(active)) {
+      // Another instrumentation (OpenTelemetry's http one) made this call's CLIENT span active:
+      // its headers are what the active context injects, so rewrite them under the policy.
+      startSpan = false;
+      present = removeTraceHeaders(headers, fields, present);
+    } else if ((present & fields.traceMask) !== 0) {
+      const traceparent = headers.get(TRACEPARENT_FIELD);
+      if (keep || Array.isArray(traceparent) || isForeignChildSpan(traceparent, active)) {
+        // Kept as the caller (or the instrumentation that started this call's span) wrote it.
+        injectTrace = false;
+        keptTrace = keep;
+        for (const name of fields.trace) {
+          const value = headers.get(name);
+          if (value === undefined) continue;
+          if (!decision.trace) headers.remove(name);
+          else if (Array.isArray(value)) headers.set(name, single(value, !keep)!);
+        }
+        if (!decision.trace) reportTraceWithheld(decision, destination);
+      } else {
+        present = removeTraceHeaders(headers, fields, present);
+      }
+    }
+
+    let base = ctx;
+    let span: Span | undefined;
+    if (!injectTrace) {
+      // The trace stays as it was written: only baggage is injected from the context.
+      base = trace.deleteSpan(ctx);
+    } else if (startSpan) {
+      span = startClientSpan(ctx, target);
+      if (span !== undefined) base = trace.setSpan(ctx, span);
+    }
+    const injectCtx = contextForDestination(base, decision, config.guard, destination, injectTrace);
+    writeFields = all;
+    writeSkip = keep ? present : 0;
+    written = 0;
+    config.propagator.inject(injectCtx, headers, writer);
+    // A baggage header we did not write was set by the caller or another instrumentation.
+    const foreignBaggage = present & ~fields.traceMask & (keep ? ~0 : ~written);
+    if (foreignBaggage !== 0) {
+      for (let i = fields.trace.length; i < all.length; i++) {
+        if ((foreignBaggage & (1 << i)) === 0) continue;
+        const value = headers.get(all[i]!);
+        if (value === undefined) continue;
+        const allowed = filterBaggageHeader(value, decision, config.guard, destination);
+        if (allowed === undefined) headers.remove(all[i]!);
+        else if (allowed !== value) headers.set(all[i]!, allowed);
+      }
+    }
+    return { span: span !== undefined && span.isRecording() ? span : undefined, decision, destination, keptTrace };
+  } catch {
+    countDiagnostic('internal.error');
+    return undefined;
+  }
+}

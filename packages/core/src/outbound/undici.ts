@@ -1,0 +1,263 @@
+/**
+ * Outbound propagation for the global `fetch` and npm `undici` (request, stream, pipeline,
+ * Client, Pool, Agent), through undici's diagnostics channels: no monkey-patching. Node's
+ * bundled undici (behind `fetch`) and the npm package publish on the same channel names, so one
+ * subscription covers both.
+ *
+ * `undici:request:create` is published at the end of undici's `Request` constructor, after the
+ * caller's headers were validated into `request.headers`, a flat `[name, value, ...]` array
+ * (undici 6 and 7). Headers written there go on the wire as they are, so ours are validated
+ * first, and a header the caller already set is replaced in place, never appended
+ * (opentelemetry-js-contrib #3711).
+ *
+ * @see https://github.com/nodejs/undici/blob/main/docs/docs/api/DiagnosticsChannel.md
+ */
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import type { Span } from '@opentelemetry/api';
+import { countDiagnostic } from '../diagnostics/diagnostics.js';
+import { filterBaggageHeader, reportTraceWithheld } from './apply-policy.js';
+import { recordFailure, recordResponse, type OutgoingTarget } from './client-span.js';
+import type { SensitiveDataGuard } from '../policy/sensitive-data.js';
+import { isHeaderName, isHeaderValue } from './header-safety.js';
+import { outboundState, type InstalledHook } from './outbound-state.js';
+import { fieldsOf, prepareOutgoingCall, type HeaderList, type OutgoingCall } from './outgoing-call.js';
+
+/** The parts of undici's `Request` this module reads and writes. */
+interface UndiciRequest {
+  origin?: unknown;
+  method?: unknown;
+  path?: unknown;
+  headers?: unknown;
+  addHeader?: unknown;
+}
+
+const CREATE = 'undici:request:create';
+const HEADERS = 'undici:request:headers';
+const TRAILERS = 'undici:request:trailers';
+const ERROR = 'undici:request:error';
+
+const spans = new WeakMap<object, Span>();
+const state = outboundState();
+
+/** Parsed origins; a service talks to few, so a small bounded map is enough. */
+const MAX_ORIGINS = 256;
+const origins = new Map<string, { protocol: string; hostname: string; port: number | undefined } | null>();
+
+function parseOrigin(origin: string): { protocol: string; hostname: string; port: number | undefined } | null {
+  let parsed = origins.get(origin);
+  if (parsed !== undefined) return parsed;
+  try {
+    const url = new URL(origin);
+    const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    parsed = { protocol: url.protocol, hostname, port: url.port === '' ? undefined : Number(url.port) };
+  } catch {
+    parsed = null;
+  }
+  if (origins.size >= MAX_ORIGINS) origins.clear();
+  origins.set(origin, parsed);
+  return parsed;
+}
+
+function targetOf(request: UndiciRequest): OutgoingTarget | undefined {
+  const origin = typeof request.origin === 'string' ? request.origin : request.origin instanceof URL ? request.origin.origin : undefined;
+  if (origin === undefined || typeof request.method !== 'string' || typeof request.path !== 'string') return undefined;
+  const parsed = parseOrigin(origin);
+  if (parsed === null) return undefined;
+  return { method: request.method, protocol: parsed.protocol, hostname: parsed.hostname, port: parsed.port, path: request.path, origin };
+}
+
+function sameName(key: unknown, name: string): boolean {
+  return typeof key === 'string' && key.length === name.length && key.toLowerCase() === name;
+}
+
+/**
+ * The header list of an undici request: `request.headers` is `[name, value, name, value, ...]`,
+ * names in the caller's case, a value a string or an array of strings.
+ */
+class UndiciHeaderList implements HeaderList {
+  constructor(private readonly list: unknown[]) {}
+
+  get(name: string): string | string[] | undefined {
+    const list = this.list;
+    let found: string | string[] | undefined;
+    for (let i = 0; i < list.length; i += 2) {
+      if (!sameName(list[i], name)) continue;
+      const value = list[i + 1];
+      const values = Array.isArray(value) ? value.map(String) : [String(value)];
+      found = found === undefined ? (values.length === 1 ? values[0] : values) : [...(Array.isArray(found) ? found : [found]), ...values];
+    }
+    return found;
+  }
+
+  set(name: string, value: string): void {
+    const list = this.list;
+    let at = -1;
+    for (let i = 0; i < list.length; i += 2) {
+      if (!sameName(list[i], name)) continue;
+      if (at < 0) {
+        // Replaced in place: the header keeps its position, and there is one.
+        at = i;
+        list[i + 1] = value;
+      } else {
+        list.splice(i, 2);
+        i -= 2;
+      }
+    }
+    if (at < 0) list.push(name, value);
+  }
+
+  remove(name: string): void {
+    const list = this.list;
+    for (let i = 0; i < list.length; i += 2) {
+      if (sameName(list[i], name)) {
+        list.splice(i, 2);
+        i -= 2;
+      }
+    }
+  }
+}
+
+/**
+ * Another subscriber that runs after ours (OpenTelemetry's undici instrumentation, when it was
+ * registered after ctxprop) adds its headers with `request.addHeader()`, which appends. On this
+ * one request object (an own property of an object undici hands to subscribers; undici itself
+ * is not patched), headers of the propagation fields are routed through the policy and replace
+ * ours instead: its span is then this call's CLIENT span, and ours is dropped (never ended, so
+ * never exported), so one span and one traceparent remain. A trace header the caller set and
+ * 'keep' preserved stays as it is.
+ */
+function policeLateWriters(
+  request: UndiciRequest,
+  headers: HeaderList,
+  call: OutgoingCall,
+  guard: SensitiveDataGuard,
+  fields: { readonly trace: readonly string[]; readonly baggage: readonly string[] },
+): void {
+  const original = request.addHeader;
+  if (typeof original !== 'function') return;
+  request.addHeader = function addHeader(this: unknown, key: unknown, value: unknown): unknown {
+    try {
+      const name = typeof key === 'string' ? key.toLowerCase() : '';
+      const isTrace = fields.trace.includes(name);
+      if ((isTrace || fields.baggage.includes(name)) && typeof value === 'string') {
+        if (!isHeaderName(name) || !isHeaderValue(value)) {
+          countDiagnostic('inject.header.invalid');
+          return this;
+        }
+        if (isTrace) {
+          // With 'keep', the caller's own header stays, whoever writes after it.
+          if (call.keptTrace) return this;
+          spans.delete(request);
+          if (call.decision.trace) headers.set(name, value);
+          else {
+            headers.remove(name);
+            reportTraceWithheld(call.decision, call.destination);
+          }
+        } else {
+          const allowed = filterBaggageHeader(value, call.decision, guard, call.destination);
+          if (allowed === undefined) headers.remove(name);
+          else headers.set(name, allowed);
+        }
+        return this;
+      }
+    } catch {
+      countDiagnostic('internal.error');
+    }
+    return (original as (this: unknown, ...args: unknown[]) => unknown).call(this, key, value);
+  };
+}
+
+function onRequestCreate(message: unknown): void {
+  try {
+    const config = state.config;
+    if (config === undefined) return;
+    const request = (message as { request?: UndiciRequest } | undefined)?.request;
+    if (request === undefined || request === null || request.method === 'CONNECT') return;
+    const list = request.headers;
+    if (!Array.isArray(list)) {
+      countDiagnostic('inject.unsupported_client');
+      return;
+    }
+    const target = targetOf(request);
+    if (target === undefined) return;
+    const headers = new UndiciHeaderList(list);
+    const call = prepareOutgoingCall(config, target, headers);
+    if (call === undefined) return;
+    if (call.span !== undefined) {
+      followSpans();
+      spans.set(request as object, call.span);
+    }
+    policeLateWriters(request, headers, call, config.guard, fieldsOf(config.propagator));
+  } catch {
+    countDiagnostic('internal.error');
+  }
+}
+
+function onResponseHeaders(message: unknown): void {
+  try {
+    const { request, response } = (message ?? {}) as { request?: object; response?: { statusCode?: unknown } };
+    const span = request === undefined ? undefined : spans.get(request);
+    if (span !== undefined && typeof response?.statusCode === 'number') recordResponse(span, response.statusCode);
+  } catch {
+    countDiagnostic('internal.error');
+  }
+}
+
+function endSpan(message: unknown, failed: boolean): void {
+  try {
+    const { request, error } = (message ?? {}) as { request?: object; error?: unknown };
+    const span = request === undefined ? undefined : spans.get(request);
+    if (span === undefined) return;
+    spans.delete(request!);
+    if (failed) recordFailure(span, error);
+    span.end();
+  } catch {
+    countDiagnostic('internal.error');
+  }
+}
+
+function onTrailers(message: unknown): void {
+  endSpan(message, false);
+}
+
+function onError(message: unknown): void {
+  endSpan(message, true);
+}
+
+const lifecycle: readonly (readonly [string, (message: unknown) => void])[] = [
+  [HEADERS, onResponseHeaders],
+  [TRAILERS, onTrailers],
+  [ERROR, onError],
+];
+let lifecycleSubscribed = false;
+
+/**
+ * Subscribes to the response channels once the first span exists: with no SDK there is nothing
+ * to end, and while nobody listens undici publishes nothing on them.
+ */
+function followSpans(): void {
+  if (lifecycleSubscribed) return;
+  lifecycleSubscribed = true;
+  for (const [name, handler] of lifecycle) subscribe(name, handler);
+}
+
+/**
+ * Subscribes to undici's request channels. Returns what unsubscribes them.
+ *
+ * @example
+ * ```ts
+ * const hook = installUndiciHook();
+ * hook.uninstall();
+ * ```
+ */
+export function installUndiciHook(): InstalledHook {
+  subscribe(CREATE, onRequestCreate);
+  return {
+    uninstall() {
+      unsubscribe(CREATE, onRequestCreate);
+      if (!lifecycleSubscribed) return;
+      lifecycleSubscribed = false;
+      for (const [name, handler] of lifecycle) unsubscribe(name, handler);
+    },
+  };
+}

@@ -1,0 +1,146 @@
+import { createDestinationPolicy, defaultDestinationPolicy, InvalidOptionError } from '@ctxprop/core';
+
+describe('the default destination policy', () => {
+  it.each([
+    ['http://localhost:3000/a', 'default:loopback'],
+    ['http://api.localhost/a', 'default:loopback'],
+    ['http://127.0.0.1:8080/', 'default:loopback'],
+    ['http://127.5.6.7/', 'default:loopback'],
+    ['http://[::1]:8080/', 'default:loopback'],
+    ['http://10.0.3.7:8080/', 'default:private-network'],
+    ['http://172.20.0.5/', 'default:private-network'],
+    ['https://192.168.1.10/', 'default:private-network'],
+    ['http://169.254.169.254/latest/meta-data', 'default:private-network'],
+    ['http://100.64.0.1/', 'default:private-network'],
+    ['http://[fd00::5]/', 'default:private-network'],
+    ['http://[fe80::1]/', 'default:private-network'],
+    ['http://[::ffff:10.0.0.1]/', 'default:private-network'],
+    ['http://orders:8080/v1', 'default:single-label-host'],
+    ['http://printer.local/', 'default:internal-suffix'],
+    ['http://billing.internal/', 'default:internal-suffix'],
+    ['http://orders.shop.svc:8080/', 'default:internal-suffix'],
+    ['http://orders.shop.svc.cluster.local/', 'default:internal-suffix'],
+    ['grpc://orders.svc:50051', 'default:internal-suffix'],
+  ])('sends trace headers and all baggage to %s (%s)', (url, rule) => {
+    expect(defaultDestinationPolicy(url)).toEqual({ trace: true, baggage: 'all', rule });
+  });
+
+  it.each([
+    'https://api.github.com/repos',
+    'https://api.stripe.com:443/v1/charges',
+    'http://8.8.8.8/',
+    'http://[2001:4860:4860::8888]/',
+    'http://[::ffff:8.8.8.8]/',
+    'https://example.com./',
+    'https://svc.example.com/',
+    'https://local.example.com/',
+  ])('sends trace headers and no baggage to the public host %s', (url) => {
+    expect(defaultDestinationPolicy(url)).toEqual({ trace: true, baggage: 'none', rule: 'default:public' });
+  });
+
+  it('accepts URL objects and treats a URL it cannot parse as public', () => {
+    expect(defaultDestinationPolicy(new URL('http://orders.svc/')).rule).toBe('default:internal-suffix');
+    expect(defaultDestinationPolicy('not a url').rule).toBe('default:public');
+    expect(defaultDestinationPolicy('').rule).toBe('default:public');
+  });
+});
+
+describe('createDestinationPolicy() rules', () => {
+  const policy = createDestinationPolicy({
+    rules: [
+      { name: 'payments', origins: ['https://api.payments.example'], trace: false, baggage: 'none' },
+      { hosts: ['*.partner.example', 'partner.example'], baggage: ['tenant.id'] },
+      { cidrs: ['10.9.0.0/16'], baggage: 'none' },
+      { hosts: ['API.Vendor.Example'] },
+    ],
+  });
+
+  it.each([
+    ['https://api.payments.example/v1/charge', { trace: false, baggage: 'none', rule: 'payments' }],
+    ['https://api.payments.example:443/', { trace: false, baggage: 'none', rule: 'payments' }],
+    ['http://api.payments.example/', { trace: true, baggage: 'none', rule: 'default:public' }],
+    ['https://api.payments.example:8443/', { trace: true, baggage: 'none', rule: 'default:public' }],
+    ['https://eu.partner.example/x', { trace: true, baggage: ['tenant.id'], rule: 'destinations.rules[1]' }],
+    ['https://a.b.partner.example/x', { trace: true, baggage: ['tenant.id'], rule: 'destinations.rules[1]' }],
+    ['https://partner.example/', { trace: true, baggage: ['tenant.id'], rule: 'destinations.rules[1]' }],
+    ['https://notpartner.example/', { trace: true, baggage: 'none', rule: 'default:public' }],
+    ['http://10.9.4.2/', { trace: true, baggage: 'none', rule: 'destinations.rules[2]' }],
+    ['http://10.8.4.2/', { trace: true, baggage: 'all', rule: 'default:private-network' }],
+    ['https://api.vendor.example/', { trace: true, baggage: 'all', rule: 'destinations.rules[3]' }],
+  ])('decides %s', (url, expected) => {
+    expect(policy(url)).toEqual(expected);
+  });
+
+  it('lets the first matching rule win', () => {
+    const ordered = createDestinationPolicy({
+      rules: [{ hosts: ['a.example'], baggage: ['x'] }, { hosts: ['*.example', 'a.example'], baggage: 'all' }],
+    });
+    expect(ordered('https://a.example/').baggage).toEqual(['x']);
+    expect(ordered('https://b.example/').baggage).toBe('all');
+  });
+
+  it('asks a function rule on every call, in rule order, and skips it when it throws', () => {
+    const seen: string[] = [];
+    const withFunction = createDestinationPolicy({
+      rules: [
+        { hosts: ['early.example'], baggage: ['first'] },
+        { match: (url) => { seen.push(url.pathname); return url.pathname.startsWith('/internal/'); }, baggage: 'all' },
+        { match: () => { throw new Error('boom'); }, baggage: ['never'] },
+      ],
+    });
+    expect(withFunction('https://api.example/internal/x')).toEqual({ trace: true, baggage: 'all', rule: 'destinations.rules[1]' });
+    expect(withFunction('https://api.example/public/x')).toEqual({ trace: true, baggage: 'none', rule: 'default:public' });
+    expect(withFunction('https://early.example/internal/x').baggage).toEqual(['first']);
+    expect(seen).toEqual(['/internal/x', '/public/x']);
+  });
+
+  it('opens or closes the defaults with the internal and public options', () => {
+    const open = createDestinationPolicy({ public: { baggage: ['tenant.id'] }, internal: { trace: false } });
+    expect(open('https://api.example.com/')).toEqual({ trace: true, baggage: ['tenant.id'], rule: 'default:public' });
+    expect(open('http://orders.svc/')).toEqual({ trace: false, baggage: 'all', rule: 'default:internal-suffix' });
+    const closed = createDestinationPolicy({ public: { trace: false } });
+    expect(closed('https://api.example.com/')).toEqual({ trace: false, baggage: 'none', rule: 'default:public' });
+  });
+
+  it('keeps decisions per origin in a bounded cache, and the answers stay right past the bound', () => {
+    const small = createDestinationPolicy({ cacheSize: 2, rules: [{ hosts: ['b.example'], baggage: 'all' }] });
+    for (let round = 0; round < 3; round++) {
+      expect(small('https://a.example/1').rule).toBe('default:public');
+      expect(small('https://b.example/2').rule).toBe('destinations.rules[0]');
+      expect(small('http://10.0.0.1/3').rule).toBe('default:private-network');
+    }
+  });
+});
+
+describe('createDestinationPolicy() validation', () => {
+  it.each([
+    [{ rules: 'x' }, 'destinations.rules'],
+    [{ rules: [{}] }, 'destinations.rules[0]'],
+    [{ rules: [{ hosts: ['https://api.example.com'] }] }, 'destinations.rules[0].hosts[0]'],
+    [{ rules: [{ hosts: ['api.example.com:443'] }] }, 'destinations.rules[0].hosts[0]'],
+    [{ rules: [{ hosts: ['*'] }] }, 'destinations.rules[0].hosts[0]'],
+    [{ rules: [{ hosts: 'api.example.com' }] }, 'destinations.rules[0].hosts'],
+    [{ rules: [{ origins: ['api.example.com'] }] }, 'destinations.rules[0].origins[0]'],
+    [{ rules: [{ origins: ['https://api.example.com/v1'] }] }, 'destinations.rules[0].origins[0]'],
+    [{ rules: [{ hosts: ['a.example'] }, { cidrs: ['10.0.0.0/40'] }] }, 'destinations.rules[1].cidrs[0]'],
+    [{ rules: [{ match: 'x' }] }, 'destinations.rules[0].match'],
+    [{ rules: [{ hosts: ['a.example'], trace: 'yes' }] }, 'destinations.rules[0].trace'],
+    [{ rules: [{ hosts: ['a.example'], baggage: 'some' }] }, 'destinations.rules[0].baggage'],
+    [{ public: { baggage: [1] } }, 'destinations.public.baggage'],
+    [{ cacheSize: 0 }, 'destinations.cacheSize'],
+  ])('refuses %j, naming %s', (options, option) => {
+    let thrown: unknown;
+    try {
+      createDestinationPolicy(options as never);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(InvalidOptionError);
+    expect((thrown as InvalidOptionError).option).toBe(option);
+    expect((thrown as Error).message.startsWith('ctxprop: ')).toBe(true);
+  });
+
+  it('suggests the fix in the message', () => {
+    expect(() => createDestinationPolicy({ rules: [{ hosts: ['https://api.example.com'] }] })).toThrow(/use "origins" for scheme and port/);
+  });
+});

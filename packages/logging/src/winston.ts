@@ -1,0 +1,106 @@
+/**
+ * winston: a format that adds the trace fields to each entry, usable in `format.combine(...)`.
+ *
+ * winston runs the logger's formats inside the log call, in the caller's context, as long as its
+ * transports keep up. When a transport is slow, winston (a readable-stream Transform) buffers
+ * entries and runs the formats later, from the transport's callback, in another request's
+ * context. {@link captureWinstonContext} pins the caller's context to each entry inside the log
+ * call, and the format uses it, so the fields are right either way.
+ */
+import { context, type Context } from '@opentelemetry/api';
+import { InvalidOptionError } from '@ctxprop/core';
+import { resolveOptions, type TraceFieldsOptions } from './options.js';
+import { createFieldsFactory } from './trace-fields.js';
+
+// Shared by every copy of the package, so a logger patched by one copy serves the format of another.
+const CAPTURED_CONTEXT = Symbol.for('ctxprop.logging.winston.context');
+const PATCHED = Symbol.for('ctxprop.logging.winston.patched');
+
+/**
+ * A winston (logform) format: an object with `transform(info)`, accepted by `format.combine()`,
+ * `createLogger({ format })` and a transport's `format`.
+ *
+ * @example
+ * ```ts
+ * const correlation: WinstonTraceFormat = winstonFormat({ preset: 'datadog' });
+ * ```
+ */
+export interface WinstonTraceFormat {
+  /** The options the format was created with. */
+  readonly options: TraceFieldsOptions;
+  /** Adds the trace fields to `info` (keys already in `info` are kept) and returns it. */
+  transform<T extends object>(info: T): T;
+}
+
+/**
+ * The part of a winston logger that {@link captureWinstonContext} needs.
+ *
+ * @example
+ * ```ts
+ * const target: WinstonLoggerLike = winston.createLogger();
+ * ```
+ */
+export interface WinstonLoggerLike {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  write(chunk: any, ...rest: any[]): boolean;
+}
+
+/**
+ * Creates a winston format that adds the trace fields of the log call's context to each entry.
+ * Fields the entry already has (from the call's meta) are kept. Options are validated here, once.
+ *
+ * @example
+ * ```ts
+ * import winston from 'winston';
+ * import { winstonFormat } from '@ctxprop/logging';
+ *
+ * const logger = winston.createLogger({
+ *   format: winston.format.combine(winstonFormat({ preset: 'ecs' }), winston.format.json()),
+ *   transports: [new winston.transports.Console()],
+ * });
+ * logger.info('order created'); // {"level":"info","message":"order created","trace.id":"4bf9…","span.id":"00f0…"}
+ * ```
+ */
+export function winstonFormat(options?: TraceFieldsOptions): WinstonTraceFormat {
+  const fieldsOf = createFieldsFactory(resolveOptions(options));
+  return {
+    options: options ?? {},
+    transform<T extends object>(info: T): T {
+      const entry = info as Record<string | symbol, unknown>;
+      const captured = entry[CAPTURED_CONTEXT] as Context | undefined;
+      if (captured !== undefined) delete entry[CAPTURED_CONTEXT];
+      const fields = fieldsOf(captured ?? context.active());
+      for (const key in fields) if (entry[key] === undefined) entry[key] = fields[key];
+      return info;
+    },
+  };
+}
+
+/**
+ * Makes `logger` remember the caller's context on each entry at the moment of the log call (its
+ * children too), so that {@link winstonFormat} writes the right ids even when a slow transport
+ * makes winston run the formats later. Call it once per logger; returns the logger.
+ *
+ * @example
+ * ```ts
+ * const logger = captureWinstonContext(
+ *   winston.createLogger({ format: winston.format.combine(winstonFormat(), winston.format.json()), transports }),
+ * );
+ * ```
+ */
+export function captureWinstonContext<L extends WinstonLoggerLike>(logger: L): L {
+  if (logger === null || typeof logger !== 'object' || typeof logger.write !== 'function') {
+    throw new InvalidOptionError('logger', 'a winston logger', logger, 'Pass the object returned by winston.createLogger().');
+  }
+  const original = logger.write;
+  if ((original as unknown as Record<symbol, unknown>)[PATCHED] === true) return logger;
+  const write = function ctxpropCaptureContext(this: unknown, chunk: unknown, ...rest: unknown[]): boolean {
+    if (chunk !== null && typeof chunk === 'object' && !(CAPTURED_CONTEXT in chunk)) {
+      (chunk as Record<symbol, unknown>)[CAPTURED_CONTEXT] = context.active();
+    }
+    return original.call(this, chunk, ...rest);
+  };
+  (write as unknown as Record<symbol, unknown>)[PATCHED] = true;
+  logger.write = write;
+  return logger;
+}

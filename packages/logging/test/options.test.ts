@@ -1,0 +1,82 @@
+/**
+ * Options are validated once, when the mixin, format or fields function is created: a bad one
+ * throws InvalidOptionError (code CTXPROP_INVALID_OPTION) whose message starts "ctxprop:", names
+ * the option and says how to fix it. Nothing is thrown at log time.
+ */
+import { isCtxpropError } from '@ctxprop/core';
+import { captureWinstonContext, createTraceFields, pinoMixin, traceFields, winstonFormat } from '@ctxprop/logging';
+
+function errorOf(create: () => unknown): { option?: string; code?: string; message: string } {
+  try {
+    create();
+  } catch (err) {
+    expect(isCtxpropError(err)).toBe(true);
+    return err as { option?: string; code?: string; message: string };
+  }
+  throw new Error('expected an InvalidOptionError');
+}
+
+const SAVED_PROJECT = process.env.GOOGLE_CLOUD_PROJECT;
+beforeEach(() => {
+  delete process.env.GOOGLE_CLOUD_PROJECT;
+});
+afterAll(() => {
+  if (SAVED_PROJECT !== undefined) process.env.GOOGLE_CLOUD_PROJECT = SAVED_PROJECT;
+});
+
+const BAD: ReadonlyArray<[description: string, options: unknown, option: string, hint: string]> = [
+  ['an unknown option (a typo)', { presets: 'ecs' }, 'presets', 'Known options: preset'],
+  ['an unknown preset', { preset: 'elastic' }, 'preset', '"otel", "ecs", "datadog", "gcp"'],
+  ['a field role the preset does not write', { fields: { transactionId: 'tx' } }, 'fields.transactionId', 'Roles of "otel"'],
+  ['an empty field name', { fields: { traceId: '' } }, 'fields.traceId', 'non-empty string'],
+  ['two roles with one name', { fields: { traceId: 'id', spanId: 'id' } }, 'fields', 'distinct'],
+  ['gcp with no project', { preset: 'gcp' }, 'projectId', 'GOOGLE_CLOUD_PROJECT'],
+  ['a project id with a slash', { preset: 'gcp', projectId: 'a/b' }, 'projectId', 'projectId: "my-project"'],
+  ['a project id without gcp', { projectId: 'p' }, 'projectId', 'preset: "gcp"'],
+  ['an empty service name', { serviceName: '' }, 'serviceName', 'non-empty string'],
+  ['baggageKeys not an array', { baggageKeys: 'customer.tier' }, 'baggageKeys', '["customer.tier"]'],
+  ['a baggage key that clashes with a trace field', { baggageKeys: ['trace_id'] }, 'baggageKeys', 'baggagePrefix'],
+  ['a baggage prefix that is not a string', { baggagePrefix: 1 }, 'baggagePrefix', 'baggage.'],
+  ['a guard that is not a function', { sensitiveDataGuard: true }, 'sensitiveDataGuard', 'createSensitiveDataGuard'],
+  ['an unknown whenNoContext', { whenNoContext: 'empty' }, 'whenNoContext', '"omit" or "zeros"'],
+  ['options that are not an object', 'ecs', 'options', 'preset'],
+];
+
+describe.each([
+  ['createTraceFields()', (options: unknown) => createTraceFields(options as never)],
+  ['traceFields()', (options: unknown) => traceFields(options as never)],
+  ['pinoMixin()', (options: unknown) => pinoMixin(options as never)],
+  ['winstonFormat()', (options: unknown) => winstonFormat(options as never)],
+])('%s', (_name, create) => {
+  it.each(BAD)('throws at creation for %s, naming the option and the fix', (_description, options, option, hint) => {
+    const error = errorOf(() => create(options));
+    expect(error.code).toBe('CTXPROP_INVALID_OPTION');
+    expect(error.option).toBe(option);
+    expect(error.message.startsWith('ctxprop: ')).toBe(true);
+    expect(error.message).toContain(`"${option}"`);
+    expect(error.message).toContain(hint);
+  });
+
+  it('accepts no options', () => {
+    expect(() => create(undefined)).not.toThrow();
+  });
+});
+
+describe('pinoMixin()', () => {
+  it('rejects a mixin option that is not a function', () => {
+    const error = errorOf(() => pinoMixin({ mixin: 'x' as never }));
+    expect(error.option).toBe('mixin');
+  });
+});
+
+describe('winstonFormat()', () => {
+  it('rejects the pino-only mixin option', () => {
+    expect(errorOf(() => winstonFormat({ mixin: () => ({}) } as never)).option).toBe('mixin');
+  });
+});
+
+describe('captureWinstonContext()', () => {
+  it('rejects something that is not a logger', () => {
+    expect(errorOf(() => captureWinstonContext({} as never)).option).toBe('logger');
+  });
+});

@@ -1,0 +1,128 @@
+/**
+ * pinoMixin() with real pino: a fresh object per line, merged with the user's own mixin, fields
+ * captured inside the log call, so they are right even when a pino transport writes the line
+ * later in a worker thread (issue #5, pino).
+ */
+import { context, ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { ensureContextManager } from '@ctxprop/core';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { pinoMixin } from '@ctxprop/logging';
+import { LineSink } from './support/capture';
+import { mismatches, type Expected } from './support/expect-lines';
+import { installPropagator, serve } from './support/servers';
+import { sentContext } from './support/trace-headers';
+
+ensureContextManager();
+installPropagator();
+
+const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
+const SPAN_ID = '00f067aa0ba902b7';
+const active = trace.setSpanContext(ROOT_CONTEXT, { traceId: TRACE_ID, spanId: SPAN_ID, traceFlags: 1, isRemote: true });
+
+describe('pinoMixin()', () => {
+  it('returns a fresh object on every call, which pino may change', () => {
+    const mixin = pinoMixin();
+    context.with(active, () => {
+      const first = mixin({}, 30, undefined);
+      Object.assign(first, { trace_id: 'overwritten by pino merge' });
+      const second = mixin({}, 30, undefined);
+      expect(second).not.toBe(first);
+      expect(second).toEqual({ trace_id: TRACE_ID, span_id: SPAN_ID, trace_flags: '01' });
+    });
+  });
+
+  it('is a named function', () => {
+    expect(pinoMixin().name).toBe('ctxpropPinoMixin');
+  });
+
+  it('adds the fields to real pino lines, and the log call own object still wins on a clash (pino merge order)', () => {
+    const sink = new LineSink();
+    const logger = pino({ mixin: pinoMixin() }, sink);
+    context.with(active, () => {
+      logger.info('plain');
+      logger.info({ span_id: 'from-the-call' }, 'explicit');
+    });
+    const [plain, explicit] = sink.records();
+    expect(plain).toMatchObject({ msg: 'plain', trace_id: TRACE_ID, span_id: SPAN_ID, trace_flags: '01' });
+    expect(explicit).toMatchObject({ msg: 'explicit', trace_id: TRACE_ID, span_id: 'from-the-call' });
+  });
+
+  it('merges the user mixin: both sets of fields, theirs win on a clash, and it gets pino arguments', () => {
+    const sink = new LineSink();
+    const calls: unknown[][] = [];
+    const shared = { region: 'eu-west-1', trace_flags: 'theirs' };
+    const logger = pino(
+      {
+        mixin: pinoMixin({
+          mixin: (mergeObject, level, instance) => {
+            calls.push([mergeObject, level, instance]);
+            return shared;
+          },
+        }),
+      },
+      sink,
+    );
+    context.with(active, () => logger.warn({ orderId: 7 }, 'slow'));
+    expect(sink.records()[0]).toMatchObject({ orderId: 7, region: 'eu-west-1', trace_id: TRACE_ID, span_id: SPAN_ID, trace_flags: 'theirs' });
+    expect(calls).toHaveLength(1);
+    expect(calls[0]![0]).toEqual({ orderId: 7 });
+    expect(calls[0]![1]).toBe(40);
+    expect(calls[0]![2]).toBe(logger);
+    // pino assigns the call's object into the mixin result: the user's shared object is untouched.
+    expect(shared).toEqual({ region: 'eu-west-1', trace_flags: 'theirs' });
+  });
+
+  it('works on child loggers, whose bindings do not hide the trace fields', () => {
+    const sink = new LineSink();
+    const child = pino({ mixin: pinoMixin({ preset: 'ecs' }) }, sink).child({ component: 'orders' });
+    context.with(active, () => child.info('from child'));
+    expect(sink.records()[0]).toMatchObject({ component: 'orders', 'trace.id': TRACE_ID, 'span.id': SPAN_ID });
+  });
+});
+
+describe('pinoMixin() with a pino transport in a worker thread', () => {
+  let dir: string;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ctxprop-logging-'));
+  });
+
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('writes each request ids, captured at the log call, although the worker writes the line later', async () => {
+    const destination = join(dir, 'lines.ndjson');
+    const transport = pino.transport({ target: join(__dirname, 'fixtures', 'line-file-transport.mjs'), options: { destination } });
+    const logger = pino({ mixin: pinoMixin({ baggageKeys: ['customer.tier'] }) }, transport);
+    const served = await serve('express 5', async (n) => {
+      logger.info({ n }, 'start');
+      await new Promise((resolve) => setTimeout(resolve, n % 3));
+      logger.info({ n }, 'done');
+    });
+    const expected = new Map<number, Expected>();
+    try {
+      await Promise.all(
+        Array.from({ length: 100 }, async (_, n) => {
+          const sent = sentContext(n);
+          expected.set(n, { sent, spanId: sent.parentId });
+          const response = await fetch(`${served.url}/work/${n}`, { headers: sent.headers });
+          await response.arrayBuffer();
+        }),
+      );
+    } finally {
+      await served.close();
+    }
+    const closed = once(transport, 'close');
+    transport.end();
+    await closed;
+    const records = readFileSync(destination, 'utf8')
+      .split('\n')
+      .filter((line) => line.length > 0)
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(records).toHaveLength(200);
+    expect(mismatches(records, expected, 2)).toEqual([]);
+  });
+});
