@@ -20,6 +20,8 @@ export type DiagnosticEvent =
   | 'extract.baggage.invalid_member'
   /** A baggage member was dropped because the list went over 64 members or 8192 bytes. */
   | 'extract.baggage.over_limit'
+  /** Inbound baggage was dropped (or cut to its allowlist) because the trust policy distrusts the request. */
+  | 'extract.baggage.untrusted'
   /** A header of a format that is not configured was seen (for example b3 with only tracecontext). */
   | 'extract.format.unconfigured'
   /** An outbound call was made with no active trace context. */
@@ -28,8 +30,18 @@ export type DiagnosticEvent =
   | 'inject.trace.withheld'
   /** The destination policy withheld a baggage member from an outbound call. */
   | 'inject.baggage.withheld'
+  /** An outbound baggage member could not be written (not a valid token key) and was left out. */
+  | 'inject.baggage.invalid_member'
+  /** A header another party set on an outbound request held CR, LF or control characters and was dropped. */
+  | 'inject.header.invalid'
+  /** An outbound request had already sent its headers, so nothing could be added. */
+  | 'inject.headers_already_sent'
+  /** An outbound request came from a client ctxprop cannot write headers into. */
+  | 'inject.unsupported_client'
   /** A baggage member looked like a secret or personal data and was refused. */
   | 'baggage.sensitive.refused'
+  /** Code tried to set a baggage entry with an invalid key, value or property; it was skipped. */
+  | 'baggage.invalid_set'
   /** ctxprop caught an internal error and carried on without context. */
   | 'internal.error'
   | (string & {});
