@@ -42,7 +42,9 @@ function contents(ctx: Context): Record<string, [string, unknown]> {
 // Keys OpenTelemetry handles the same way: tokens that encodeURIComponent leaves as they are
 // (it percent-encodes and decodes keys; keys are tokens and are not encoded in the spec).
 const KEY_CHARS = "-_.!~*'0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-const keyArb = fc.string({ unit: fc.constantFrom(...KEY_CHARS), minLength: 1, maxLength: 10 });
+// `__proto__` is left out: OpenTelemetry's parser assigns entries to a plain object, so that key
+// sets the object's prototype and the entry is lost (ours keeps it: see the test below).
+const keyArb = fc.string({ unit: fc.constantFrom(...KEY_CHARS), minLength: 1, maxLength: 10 }).filter((key) => key !== '__proto__');
 // OpenTelemetry drops empty values and cannot encode lone surrogates: non-empty, well-formed text.
 const valueArb = fc.string({ unit: 'binary', minLength: 1, maxLength: 16 });
 const propertyArb = fc.oneof(keyArb.map((key) => ({ key })), fc.record({ key: keyArb, value: fc.string({ unit: 'binary', maxLength: 8 }) }));
@@ -63,6 +65,15 @@ describe('interoperability with @opentelemetry/core W3CBaggagePropagator', () =>
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('keeps a member named __proto__ as a plain entry, without touching any prototype', () => {
+    const ctx = read(ours, '__proto__=polluted,constructor=c,a=1');
+    const entries = propagation.getBaggage(ctx)!.getAllEntries().map(([key, entry]) => [key, entry.value]);
+    expect(entries).toEqual([['__proto__', 'polluted'], ['constructor', 'c'], ['a', '1']]);
+    expect(propagation.getBaggage(ctx)!.getEntry('__proto__')?.value).toBe('polluted');
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+    expect(Object.getPrototypeOf({})).toBe(Object.prototype);
   });
 
   it('gives OpenTelemetry the property list as its metadata string', () => {
