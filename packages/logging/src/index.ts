@@ -8,9 +8,11 @@
  * @example
  * ```ts
  * import pino from 'pino';
- * import { pinoMixin } from '@ctxprop/logging';
+ * import { pinoCorrelation, pinoMixin } from '@ctxprop/logging';
  *
  * const logger = pino({ mixin: pinoMixin() });
+ * // or, fastest (the fields ride on pino's timestamp option):
+ * const fast = pino({ ...pinoCorrelation() });
  * ```
  *
  * @packageDocumentation
@@ -23,6 +25,8 @@ export type { TraceFieldRecord, TraceFieldsFunction } from './trace-fields.js';
 // pino
 export { pinoMixin } from './pino.js';
 export type { PinoMixinFunction, PinoMixinOptions } from './pino.js';
+export { pinoCorrelation } from './pino-correlation.js';
+export type { PinoCorrelation, PinoCorrelationOptions, PinoTimestampFunction } from './pino-correlation.js';
 
 // winston
 export { captureWinstonContext, winstonFormat } from './winston.js';

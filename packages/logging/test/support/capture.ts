@@ -5,7 +5,7 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import winston from 'winston';
-import { pinoMixin, winstonFormat, type PinoMixinOptions, type TraceFieldsOptions } from '@ctxprop/logging';
+import { pinoCorrelation, pinoMixin, winstonFormat, type PinoCorrelationOptions, type PinoMixinOptions, type TraceFieldsOptions } from '@ctxprop/logging';
 
 export type LogRecord = Record<string, unknown>;
 
@@ -31,6 +31,13 @@ export class LineSink {
 export function capturedPino(options?: PinoMixinOptions): { logger: pino.Logger; sink: LineSink } {
   const sink = new LineSink();
   const logger = pino({ mixin: pinoMixin(options) }, sink);
+  return { logger, sink };
+}
+
+/** A real pino logger with `pinoCorrelation()` (the fields in pino's timestamp), writing to a {@link LineSink}. */
+export function capturedPinoCorrelation(options?: PinoCorrelationOptions): { logger: pino.Logger; sink: LineSink } {
+  const sink = new LineSink();
+  const logger = pino({ ...pinoCorrelation(options) }, sink);
   return { logger, sink };
 }
 
