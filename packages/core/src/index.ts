@@ -103,6 +103,32 @@ export { bindContext, bindEmitter } from './context/bind.js';
 export { getTraceContext } from './context/trace-context.js';
 export type { TraceContextInfo } from './context/trace-context.js';
 // -- inbound (trust policy, server spans) --
+export { createTrustPolicy } from './policy/trust.js';
+export type {
+  TrustDecision,
+  TrustedHeader,
+  TrustFunction,
+  TrustOption,
+  TrustPolicy,
+  TrustPolicyOptions,
+  TrustRequestInfo,
+  TrustVerdict,
+} from './policy/trust.js';
+export { resolveInboundOptions } from './inbound/options.js';
+export type { InboundAdapterInfo, InboundOptions, ResolvedInboundOptions } from './inbound/options.js';
+export { createInboundHandler } from './inbound/handler.js';
+export type { InboundHandler } from './inbound/handler.js';
+export type { InboundRequestAccessors } from './inbound/request-accessors.js';
+export { inboundScopeOf, InboundScope } from './inbound/request-scope.js';
+export type { ServerSpanOrigin } from './inbound/request-scope.js';
+export { finishWithResponse } from './inbound/finish-with-response.js';
+export type { ResponseLike } from './inbound/finish-with-response.js';
+export { runEmitterInContext } from './inbound/bind-emitter.js';
+export { bindListenersToContext } from './inbound/bind-listeners.js';
+export type { EmitterContextLookup } from './inbound/bind-listeners.js';
+export { ScopedBaggageContext, scopeHolderOf } from './inbound/scoped-context.js';
+export type { BaggageHolder } from './inbound/scoped-context.js';
+export { HTTP_SERVER_DURATION_BUCKETS, METRIC_HTTP_SERVER_REQUEST_DURATION } from './inbound/http-semconv.js';
 
 // -- outbound injection and destination policy --
 export { createCidrMatcher, isPrivateAddress, parseCidr } from './policy/cidr.js';

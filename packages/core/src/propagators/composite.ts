@@ -11,7 +11,6 @@ import {
   trace,
   type Baggage,
   type Context,
-  type Span,
   type TextMapGetter,
   type TextMapPropagator,
   type TextMapSetter,
@@ -132,41 +131,43 @@ export class CompositePropagator implements TextMapPropagator {
 
   /** See the class description for the precedence and merge rules. */
   extract(context: Context, carrier: unknown, getter?: TextMapGetter): Context {
+    const get = getter === undefined || getter === defaultTextMapGetter ? headerGetter : getter;
     const originalSpan = trace.getSpan(context);
     const originalBaggage = propagation.getBaggage(context);
-    let running = context;
-    if (originalSpan !== undefined) running = trace.deleteSpan(running);
-    if (originalBaggage !== undefined) running = propagation.deleteBaggage(running);
-    const get = getter === undefined || getter === defaultTextMapGetter ? headerGetter : getter;
-    let winner: Span | undefined;
+    // Every propagator reads on the same base, with no span and no baggage, so that what it returns
+    // holds only what it found. Inbound requests start from an empty context: no copy is made then.
+    let base = context;
+    if (originalSpan !== undefined) base = trace.deleteSpan(base);
+    if (originalBaggage !== undefined) base = propagation.deleteBaggage(base);
+    let winner: Context | undefined;
     let baggage: Baggage | undefined;
     for (const propagator of this.propagators) {
       let result: Context;
       try {
-        result = propagator.extract(running, carrier, get);
+        result = propagator.extract(base, carrier, get);
       } catch {
         countDiagnostic('internal.error');
         continue;
       }
+      if (result === base) continue;
       const found = propagation.getBaggage(result);
-      if (found !== undefined) {
-        baggage = baggage === undefined ? found : mergeBaggage(baggage, found);
+      if (found !== undefined) baggage = baggage === undefined ? found : mergeBaggage(baggage, found);
+      // Only the first valid span context counts; a later (or invalid) one is dropped whole, with
+      // anything else its format keeps in the context (a B3 debug flag).
+      if (winner === undefined) {
+        const span = trace.getSpan(result);
+        if (span !== undefined && isSpanContextValid(span.spanContext())) winner = result;
       }
-      const span = trace.getSpan(result);
-      if (span !== undefined) {
-        // Only the first valid span context counts; a later (or invalid) one is dropped whole.
-        if (winner !== undefined || !isSpanContextValid(span.spanContext())) continue;
-        winner = span;
-        result = trace.deleteSpan(result);
-      }
-      running = found === undefined ? result : propagation.deleteBaggage(result);
     }
-    const span = winner ?? originalSpan;
-    if (span !== undefined) running = trace.setSpan(running, span);
+    if (winner === undefined) {
+      this.diagnoseNoTraceContext(carrier, get);
+      return baggage === undefined ? context : propagation.setBaggage(context, baggage);
+    }
+    // The winner's own context (its span over `base`), with the merged baggage (or the original one
+    // when no format carried any): at most one more context copy.
     const finalBaggage = baggage ?? originalBaggage;
-    if (finalBaggage !== undefined) running = propagation.setBaggage(running, finalBaggage);
-    if (winner === undefined) this.diagnoseNoTraceContext(carrier, get);
-    return running;
+    if (propagation.getBaggage(winner) === finalBaggage) return winner;
+    return finalBaggage === undefined ? propagation.deleteBaggage(winner) : propagation.setBaggage(winner, finalBaggage);
   }
 
   /** The union of every propagator's fields. */

@@ -1,0 +1,4 @@
+// Express with nothing else: the baseline.
+import { serve } from './express-app.mjs';
+
+serve();

@@ -1,0 +1,4 @@
+// Fastify with nothing added: the baseline.
+import { serve } from './fastify-app.mjs';
+
+await serve();

@@ -1,0 +1,260 @@
+/**
+ * The framework-neutral heart of `@ctxprop/express` and `@ctxprop/fastify`.
+ *
+ * An adapter builds one {@link InboundHandler} at start-up, from its validated options and its
+ * request accessors, and calls `handler.start(request)` once per request. `start`:
+ *
+ * 1. when OpenTelemetry's instrumentation-http already started the SERVER span for this request
+ *    (the active span is a recording SERVER span), uses that span and its context: no second
+ *    extraction, no second span;
+ * 2. otherwise extracts trace context and baggage with the configured propagators, applies the
+ *    trust policy (trust: continue the trace; link: new root span linked to the caller's span;
+ *    ignore: new root span) and, when a TracerProvider is registered, starts a SERVER span with
+ *    the HTTP semantic-convention attributes;
+ * 3. applies the baggage rule of the trust policy (untrusted callers keep only allowlisted keys;
+ *    a `link` verdict keeps them otherwise, opentelemetry-js-contrib #2772), then adds the origin
+ *    baggage of the `baggage` option;
+ * 4. returns an {@link InboundScope}: run the rest of the request in `scope.context`; report the
+ *    route (`scope.setRoute`), exceptions (`scope.recordException`) and the end of the response
+ *    (`scope.finish(status)` / `scope.abort()`, or {@link finishWithResponse} for a Node response).
+ *
+ * Adapters find a request's scope again from any context of the request with `inboundScopeOf()`
+ * (nothing needs to be stored on the framework's request), make listeners added to the request and
+ * response streams run in the request's context with `bindListenersToContext` (once, on a
+ * prototype the framework gives its requests) or `runEmitterInContext` (per instance), and expose
+ * `scope.baggageView`, `scope.traceContext` and `scope.setBaggage()` on their request objects.
+ *
+ * `start` never throws: on an internal failure it counts `internal.error`, warns once and returns
+ * undefined, and the adapter lets the request go on without context.
+ *
+ * Adapters: do not change this module for one framework; add accessors or options instead.
+ */
+import { context, propagation, SpanKind, trace, type Context, type Link, type Span, type Tracer } from '@opentelemetry/api';
+import { headerGetter } from '../carrier/headers.js';
+import { ensureContextManager } from '../context/runtime.js';
+import { countDiagnostic, warnOnce } from '../diagnostics/diagnostics.js';
+import { enableOutboundPropagation } from '../outbound/enable.js';
+import type { TrustVerdict } from '../policy/trust.js';
+import {
+  ATTR_CLIENT_ADDRESS,
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_REQUEST_METHOD_ORIGINAL,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
+  ATTR_URL_PATH,
+  ATTR_URL_SCHEME,
+  ATTR_USER_AGENT_ORIGINAL,
+  normalizeMethod,
+  parseHostHeader,
+  pathOf,
+  serverSpanName,
+} from './http-semconv.js';
+import type { ResolvedInboundOptions } from './options.js';
+import type { InboundRequestAccessors } from './request-accessors.js';
+import { inboundScopeOf, InboundScope, type InboundScopeRuntime } from './request-scope.js';
+import { InboundTelemetry } from './telemetry.js';
+
+/**
+ * Made once per middleware or plugin instance by {@link createInboundHandler}.
+ *
+ * @example
+ * ```ts
+ * const handler = createInboundHandler(resolveInboundOptions(options, adapterInfo), accessors);
+ * function middleware(req, res, next) {
+ *   const scope = handler.start(req);
+ *   if (scope === undefined) return next();
+ *   finishWithResponse(scope, res);
+ *   context.with(scope.context, next);
+ * }
+ * ```
+ */
+export interface InboundHandler<Request> {
+  /** The validated options. */
+  readonly options: ResolvedInboundOptions<Request>;
+  /**
+   * Sets up one request. Never throws; undefined when ctxprop failed and the request must go on
+   * without context. When the active context already belongs to a scope of the same request
+   * (two instances in one chain: an app and its mounted sub-app), returns that scope.
+   *
+   * @param active - the active context, when the adapter has read it already
+   */
+  start(request: Request, active?: Context): InboundScope<Request> | undefined;
+  /** Turns off the outbound propagation this handler turned on (for a server that shuts down). */
+  close(): void;
+}
+
+const TRUSTED: TrustVerdict = Object.freeze({ context: 'trust', baggage: 'keep' });
+
+/** The active span when it is a recording SERVER span that has not ended: instrumentation-http's for this request. */
+function activeServerSpan(active: Context): Span | undefined {
+  const span = trace.getSpan(active);
+  if (span === undefined || !span.isRecording()) return undefined;
+  const { kind, ended } = span as { kind?: unknown; ended?: unknown };
+  return kind === SpanKind.SERVER && ended !== true ? span : undefined;
+}
+
+class Handler<Request> implements InboundHandler<Request>, InboundScopeRuntime<Request> {
+  readonly options: ResolvedInboundOptions<Request>;
+  readonly accessors: InboundRequestAccessors<Request>;
+  readonly #telemetry: InboundTelemetry;
+  #outbound: { disable(): void } | undefined;
+
+  constructor(options: ResolvedInboundOptions<Request>, accessors: InboundRequestAccessors<Request>) {
+    this.options = options;
+    this.accessors = accessors;
+    this.#telemetry = new InboundTelemetry(options.adapter.name, options.adapter.version);
+    ensureContextManager();
+    if (options.outbound !== false) this.#outbound = enableOutboundPropagation(options.outbound === true ? undefined : options.outbound);
+  }
+
+  close(): void {
+    const outbound = this.#outbound;
+    this.#outbound = undefined;
+    outbound?.disable();
+  }
+
+  start(request: Request, active: Context = context.active()): InboundScope<Request> | undefined {
+    try {
+      return this.#start(request, active);
+    } catch (error) {
+      countDiagnostic('internal.error');
+      warnOnce(
+        'CTXPROP_INBOUND_FAILED',
+        `ctxprop: ${this.options.adapter.name} could not set up a request's context (${error instanceof Error ? error.message : String(error)}); ` +
+          'the request went on without it. This is a bug in ctxprop: please report it.',
+      );
+      return undefined;
+    }
+  }
+
+  #start(request: Request, active: Context): InboundScope<Request> {
+    const { options, accessors } = this;
+    const current = inboundScopeOf(active);
+    if (current !== undefined && current.request === request) return current as InboundScope<Request>;
+    const headers = accessors.headers(request);
+    const trust = options.trust;
+    const verdict = trust.trustsEverything
+      ? TRUSTED
+      : trust.decide({
+          clientAddress: accessors.clientAddress(request),
+          headers,
+          method: accessors.method(request),
+          path: pathOf(accessors.target(request)),
+          request,
+        });
+
+    let parent: Context;
+    let baggage;
+    let span: Span | undefined;
+    let scheme: string | undefined;
+    const existing = activeServerSpan(active);
+    if (existing !== undefined) {
+      // instrumentation-http extracted (with the global propagator) and started the span already;
+      // a second extraction could disagree with it. Its trust cannot be undone here: only the
+      // baggage rule still applies (README, "Behaviour").
+      parent = active;
+      span = existing;
+      baggage = propagation.getBaggage(active);
+    } else {
+      const extracted = options.propagator.extract(active, headers, headerGetter);
+      baggage = propagation.getBaggage(extracted);
+      const tracer = this.#telemetry.tracer();
+      if (verdict.context === 'trust') {
+        parent = extracted;
+        if (tracer !== undefined) {
+          scheme = accessors.scheme(request);
+          span = this.#startSpan(tracer, request, scheme, headers, parent, false, undefined);
+        }
+      } else {
+        // link / ignore: the caller's span is not our parent; a new trace starts.
+        parent = active;
+        if (tracer !== undefined) {
+          let links: Link[] | undefined;
+          if (verdict.context === 'link') {
+            const remote = trace.getSpanContext(extracted);
+            if (remote !== undefined && remote !== trace.getSpanContext(active)) links = [{ context: remote }];
+          }
+          scheme = accessors.scheme(request);
+          span = this.#startSpan(tracer, request, scheme, headers, parent, true, links);
+        }
+      }
+      // No trace.setSpan(parent, span): the request's context reads its span from the scope.
+    }
+    if (verdict.baggage === 'allowlist') baggage = trust.restrictBaggage(baggage);
+
+    // The duration histogram: not when instrumentation-http owns the span (it records the same
+    // histogram, with the route ctxprop hands it through its RPC metadata).
+    let histogram;
+    if (options.metrics && existing === undefined) {
+      histogram = this.#telemetry.histogram();
+      if (histogram !== undefined && scheme === undefined) scheme = accessors.scheme(request);
+    }
+    const origin = existing !== undefined ? 'enriched' : span !== undefined ? 'own' : 'none';
+    // Only a span name or the histogram needs the method: with neither, it is not read at all.
+    const method = span !== undefined || histogram !== undefined ? normalizeMethod(accessors.method(request)) : '';
+    const scope = new InboundScope(this, request, parent, span, origin, baggage, method, scheme, histogram);
+    if (options.originBaggage !== undefined) this.#addOriginBaggage(scope, request);
+    return scope;
+  }
+
+  #startSpan(
+    tracer: Tracer,
+    request: Request,
+    scheme: string | undefined,
+    headers: unknown,
+    parent: Context,
+    root: boolean,
+    links: Link[] | undefined,
+  ): Span {
+    const accessors = this.accessors;
+    const receivedMethod = accessors.method(request);
+    const method = normalizeMethod(receivedMethod);
+    const attributes: Record<string, string | number> = { [ATTR_HTTP_REQUEST_METHOD]: method };
+    if (receivedMethod !== undefined && receivedMethod !== method) attributes[ATTR_HTTP_REQUEST_METHOD_ORIGINAL] = receivedMethod;
+    const path = pathOf(accessors.target(request));
+    if (path !== undefined) attributes[ATTR_URL_PATH] = path;
+    if (scheme !== undefined) attributes[ATTR_URL_SCHEME] = scheme;
+    const record = headers as Record<string, unknown>;
+    const host = parseHostHeader(record['host'] as string | undefined);
+    if (host !== undefined) {
+      attributes[ATTR_SERVER_ADDRESS] = host.host;
+      if (host.port !== undefined) attributes[ATTR_SERVER_PORT] = host.port;
+    }
+    const userAgent = record['user-agent'];
+    if (typeof userAgent === 'string') attributes[ATTR_USER_AGENT_ORIGINAL] = userAgent;
+    const client = accessors.clientAddress(request);
+    if (typeof client === 'string' && client !== '') attributes[ATTR_CLIENT_ADDRESS] = client;
+    return tracer.startSpan(serverSpanName(method, undefined), { kind: SpanKind.SERVER, attributes, links, root }, parent);
+  }
+
+  #addOriginBaggage(scope: InboundScope<Request>, request: Request): void {
+    let entries;
+    try {
+      entries = this.options.originBaggage!(request);
+    } catch (error) {
+      countDiagnostic('internal.error');
+      warnOnce(
+        'CTXPROP_ORIGIN_BAGGAGE_THREW',
+        `ctxprop: the baggage option's function threw (${error instanceof Error ? error.message : String(error)}); those requests went on without origin baggage.`,
+      );
+      return;
+    }
+    scope.setBaggage(entries);
+  }
+}
+
+/**
+ * Builds the per-instance inbound handler. Registers ctxprop's context manager if none is
+ * registered, and turns on outbound propagation unless the options say `outbound: false`.
+ *
+ * @example
+ * ```ts
+ * const handler = createInboundHandler(resolveInboundOptions(options, { name: '@ctxprop/express', version }), accessors);
+ * ```
+ */
+export function createInboundHandler<Request>(
+  options: ResolvedInboundOptions<Request>,
+  accessors: InboundRequestAccessors<Request>,
+): InboundHandler<Request> {
+  return new Handler(options, accessors);
+}

@@ -1,0 +1,141 @@
+/**
+ * The OpenTelemetry HTTP semantic conventions a server span and the request-duration histogram
+ * follow: attribute names, the known methods, the span name rule and the histogram's buckets.
+ * https://opentelemetry.io/docs/specs/semconv/http/http-spans/#http-server
+ * https://opentelemetry.io/docs/specs/semconv/http/http-metrics/#metric-httpserverrequestduration
+ */
+
+/** `http.request.method`: the method, or `_OTHER` when it is not a known one. */
+export const ATTR_HTTP_REQUEST_METHOD = 'http.request.method';
+/** `http.request.method_original`: the method as received, when it was not a known one. */
+export const ATTR_HTTP_REQUEST_METHOD_ORIGINAL = 'http.request.method_original';
+/** `url.path`: the request path, without the query. */
+export const ATTR_URL_PATH = 'url.path';
+/** `url.scheme`: `http` or `https`. */
+export const ATTR_URL_SCHEME = 'url.scheme';
+/** `http.route`: the matched route template (`/users/:id`), low cardinality. */
+export const ATTR_HTTP_ROUTE = 'http.route';
+/** `http.response.status_code`. */
+export const ATTR_HTTP_RESPONSE_STATUS_CODE = 'http.response.status_code';
+/** `error.type`: the exception type, the 5xx status code, or `aborted`. */
+export const ATTR_ERROR_TYPE = 'error.type';
+/** `server.address`: the host the client addressed (the `Host` header). */
+export const ATTR_SERVER_ADDRESS = 'server.address';
+/** `server.port`: the port of the `Host` header, when it has one. */
+export const ATTR_SERVER_PORT = 'server.port';
+/** `user_agent.original`. */
+export const ATTR_USER_AGENT_ORIGINAL = 'user_agent.original';
+/** `client.address`: the client's address as the framework resolves it (proxies included). */
+export const ATTR_CLIENT_ADDRESS = 'client.address';
+
+/**
+ * The name of the request-duration histogram the adapters record.
+ * https://opentelemetry.io/docs/specs/semconv/http/http-metrics/#metric-httpserverrequestduration
+ *
+ * @example
+ * ```ts
+ * const metric = scopeMetrics.metrics.find((m) => m.descriptor.name === METRIC_HTTP_SERVER_REQUEST_DURATION);
+ * ```
+ */
+export const METRIC_HTTP_SERVER_REQUEST_DURATION = 'http.server.request.duration';
+
+/**
+ * The explicit bucket boundaries (seconds) the semantic conventions advise for
+ * `http.server.request.duration`.
+ * https://opentelemetry.io/docs/specs/semconv/http/http-metrics/#metric-httpserverrequestduration
+ *
+ * @example
+ * ```ts
+ * new MeterProvider({ views: [{ instrumentName: 'http.server.request.duration', aggregation: { type: AggregationType.EXPLICIT_BUCKET_HISTOGRAM, options: { boundaries: [...HTTP_SERVER_DURATION_BUCKETS] } } }] });
+ * ```
+ */
+export const HTTP_SERVER_DURATION_BUCKETS: readonly number[] = Object.freeze([
+  0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
+]);
+
+/** `error.type` of a request whose client went away before the response was complete. */
+export const ERROR_TYPE_ABORTED = 'aborted';
+
+/**
+ * The methods the conventions know (RFC 9110 §9 and PATCH, RFC 5789); any other is reported as
+ * `_OTHER`. Case-sensitive, as methods are (RFC 9110 §9.1).
+ */
+const KNOWN_METHODS: ReadonlySet<string> = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE']);
+
+/** The value for `http.request.method`: the method when known, else `_OTHER`. */
+export function normalizeMethod(method: string | undefined): string {
+  return method !== undefined && KNOWN_METHODS.has(method) ? method : '_OTHER';
+}
+
+/**
+ * The span name: `{method} {route}` once the route is known, `{method}` before; `HTTP` stands in
+ * for a method that is not a known one.
+ * https://opentelemetry.io/docs/specs/semconv/http/http-spans/#name
+ */
+export function serverSpanName(normalizedMethod: string, route: string | undefined): string {
+  const method = normalizedMethod === '_OTHER' ? 'HTTP' : normalizedMethod;
+  return route === undefined || route === '' ? method : method + ' ' + route;
+}
+
+/** The path part of a request target (`/a/b?x=1` gives `/a/b`). */
+export function pathOf(target: string | undefined): string | undefined {
+  if (typeof target !== 'string') return undefined;
+  const query = target.indexOf('?');
+  return query === -1 ? target : target.slice(0, query);
+}
+
+const COLON = 58;
+const OPEN_BRACKET = 91;
+const MAX_PORT_DIGITS = 5;
+
+/** A `Host` header split into host and port (when it names one). */
+export interface HostAndPort {
+  readonly host: string;
+  readonly port: number | undefined;
+}
+
+/**
+ * Splits a `Host` header (`example.com:8080`, `[::1]:3000`, `example.com`) without regular
+ * expressions. A port that is not 1 to 5 digits up to 65535 is left out. Returns undefined for
+ * an empty or missing header.
+ */
+export function parseHostHeader(value: string | string[] | undefined): HostAndPort | undefined {
+  const text = Array.isArray(value) ? value[0] : value;
+  if (typeof text !== 'string' || text.length === 0) return undefined;
+  if (text.charCodeAt(0) === OPEN_BRACKET) {
+    const close = text.indexOf(']');
+    if (close === -1) return { host: text, port: undefined };
+    const hasPort = close + 1 < text.length && text.charCodeAt(close + 1) === COLON;
+    return { host: text.slice(1, close), port: hasPort ? portOf(text, close + 2) : undefined };
+  }
+  const colon = text.indexOf(':');
+  // More than one colon without brackets is a bare IPv6 address (not valid in Host, but seen): no port.
+  if (colon === -1 || text.indexOf(':', colon + 1) !== -1) return { host: text, port: undefined };
+  return { host: text.slice(0, colon), port: portOf(text, colon + 1) };
+}
+
+function portOf(text: string, start: number): number | undefined {
+  const length = text.length - start;
+  if (length === 0 || length > MAX_PORT_DIGITS) return undefined;
+  let port = 0;
+  for (let i = start; i < text.length; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return undefined;
+    port = port * 10 + digit;
+  }
+  return port > 0 && port <= 65535 ? port : undefined;
+}
+
+/**
+ * `error.type` for a thrown value: its constructor's name (`TypeError`), its `name`, or
+ * `_OTHER` when it has neither, as the conventions ask.
+ */
+export function errorTypeOf(error: unknown): string {
+  if (typeof error === 'object' && error !== null) {
+    const name = (error as { name?: unknown }).name;
+    if (typeof name === 'string' && name.length > 0) return name;
+    const constructorName = (error as { constructor?: { name?: unknown } }).constructor?.name;
+    if (typeof constructorName === 'string' && constructorName.length > 0) return constructorName;
+  }
+  return '_OTHER';
+}

@@ -1,0 +1,210 @@
+/**
+ * The options every inbound adapter (`@ctxprop/express`, `@ctxprop/fastify`) accepts, and their
+ * validation. Options are read once, when the middleware or plugin is created: a wrong one throws
+ * `InvalidOptionError` naming it and the fix, and nothing is parsed per request.
+ */
+import type { TextMapPropagator } from '@opentelemetry/api';
+import type { BaggageEntries } from '../baggage/active-baggage.js';
+import { InvalidOptionError, isCtxpropError } from '../errors.js';
+import type { OutboundOptions } from '../outbound/enable.js';
+import { createSensitiveDataGuard, type SensitiveDataGuard, type SensitiveDataOptions } from '../policy/sensitive-data.js';
+import { createTrustPolicy, type TrustOption, type TrustPolicy } from '../policy/trust.js';
+import { createPropagator } from '../propagators/create-propagator.js';
+
+/**
+ * Options of the Express middleware and the Fastify plugin. `Request` is the framework's request
+ * type, for the `baggage` function.
+ *
+ * @example
+ * ```ts
+ * app.use(ctxprop({
+ *   trust: { trustedAddresses: ['private'] },
+ *   baggage: (req) => ({ 'customer.tier': req.user?.tier ?? 'free' }),
+ *   spanAttributesFromBaggage: ['customer.tier'],
+ * }));
+ * ```
+ */
+export interface InboundOptions<Request = unknown> {
+  /**
+   * How inbound context is read: `OTEL_PROPAGATORS` names (an array or a comma-separated string),
+   * or any `TextMapPropagator` (ctxprop's or OpenTelemetry's).
+   * @default process.env.OTEL_PROPAGATORS, else ['tracecontext', 'baggage']
+   * @example ['tracecontext', 'baggage', 'b3multi']
+   */
+  propagators?: string | readonly string[] | TextMapPropagator;
+  /**
+   * Whether the trace context and baggage callers send are trusted (continue the trace), linked
+   * (new trace, root span links to theirs) or ignored, per request. See `TrustOption`.
+   * @default 'trust'
+   * @example { trustedAddresses: ['private'], untrusted: 'link' }
+   */
+  trust?: TrustOption;
+  /**
+   * Origin baggage: entries to add to every request's baggage, computed from the request (for an
+   * edge service that knows the customer). They replace inbound entries of the same key. Entries
+   * that look like secrets or personal data are refused (see `sensitiveData`).
+   * @default undefined
+   * @example (req) => ({ 'customer.tier': req.user?.tier ?? 'free' })
+   */
+  baggage?: (request: Request) => BaggageEntries | undefined;
+  /**
+   * Baggage keys copied onto the server span as attributes (same name) and onto the
+   * `http.server.request.duration` histogram, so traces, metrics and logs share dimensions.
+   * Keep them low-cardinality.
+   * @default []
+   * @example ['customer.tier', 'tenant.id']
+   */
+  spanAttributesFromBaggage?: readonly string[];
+  /**
+   * The sensitive-data guard for baggage added during the request (the `baggage` option and
+   * `req.setBaggage()`).
+   * @default { enabled: true }
+   * @example { allowKeys: ['session.region'] }
+   */
+  sensitiveData?: SensitiveDataOptions;
+  /**
+   * Outbound propagation (fetch/undici and node:http calls carry the request's context):
+   * `true`, `false`, or the options of `enableOutboundPropagation`. With `true`, a configuration
+   * already in force (from your own `enableOutboundPropagation(options)`) is kept; when
+   * `propagators` is given, outbound calls write the same formats unless the outbound options
+   * name a propagator.
+   * @default true
+   * @example false
+   */
+  outbound?: boolean | OutboundOptions;
+  /**
+   * Whether to record the `http.server.request.duration` histogram when a MeterProvider is
+   * registered.
+   * @default true
+   * @example false
+   */
+  metrics?: boolean;
+}
+
+/**
+ * Who is resolving the options: the adapter's package name and version, and its own extra options.
+ *
+ * @example
+ * ```ts
+ * const adapter: InboundAdapterInfo = { name: '@ctxprop/fastify', version: '0.1.0', extraOptions: ['hooks'] };
+ * ```
+ */
+export interface InboundAdapterInfo {
+  /** The package name, used as the tracer and meter name and in messages. */
+  readonly name: string;
+  readonly version: string;
+  /** Option names the adapter accepts beyond {@link InboundOptions}; they are left to it. */
+  readonly extraOptions?: readonly string[];
+}
+
+/**
+ * Validated options, ready for {@link createInboundHandler}.
+ *
+ * @example
+ * ```ts
+ * const resolved = resolveInboundOptions(options, { name: '@ctxprop/express', version: '0.1.0' });
+ * resolved.metrics; // true
+ * ```
+ */
+export interface ResolvedInboundOptions<Request = unknown> {
+  readonly adapter: InboundAdapterInfo;
+  readonly propagator: TextMapPropagator;
+  readonly trust: TrustPolicy;
+  readonly originBaggage: ((request: Request) => BaggageEntries | undefined) | undefined;
+  readonly baggageAttributeKeys: readonly string[];
+  readonly sensitiveDataGuard: SensitiveDataGuard;
+  /** `false`: leave outbound calls alone; `true`: turn on with the configuration in force; or options. */
+  readonly outbound: OutboundOptions | boolean;
+  readonly metrics: boolean;
+}
+
+const KNOWN_OPTIONS: readonly string[] = ['propagators', 'trust', 'baggage', 'spanAttributesFromBaggage', 'sensitiveData', 'outbound', 'metrics'];
+
+function isPropagator(value: unknown): value is TextMapPropagator {
+  if (typeof value !== 'object' || value === null) return false;
+  const candidate = value as Partial<TextMapPropagator>;
+  return typeof candidate.extract === 'function' && typeof candidate.inject === 'function' && typeof candidate.fields === 'function';
+}
+
+function resolvePropagator(value: unknown): TextMapPropagator {
+  if (isPropagator(value)) return value;
+  if (value !== undefined && typeof value !== 'string' && !Array.isArray(value)) {
+    throw new InvalidOptionError(
+      'propagators',
+      'propagator names (an array or a comma-separated string) or a TextMapPropagator',
+      value,
+      `Example: ['tracecontext', 'baggage', 'b3multi'].`,
+    );
+  }
+  try {
+    return createPropagator(value as string | readonly string[] | undefined);
+  } catch (error) {
+    if (!isCtxpropError(error) || value === undefined) throw error;
+    // createPropagator names its own argument; say which option of ours it came from.
+    throw new InvalidOptionError('propagators', 'known propagator names', value, error.message.replace(/^ctxprop: /, ''));
+  }
+}
+
+function resolveKeys(value: unknown): readonly string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || !value.every((key) => typeof key === 'string' && key !== '')) {
+    throw new InvalidOptionError('spanAttributesFromBaggage', 'an array of baggage keys (non-empty strings)', value, `Example: ['customer.tier'].`);
+  }
+  return Object.freeze([...new Set(value as string[])]);
+}
+
+function resolveOutbound(value: unknown, propagator: TextMapPropagator | undefined): OutboundOptions | boolean {
+  if (value === false) return false;
+  if (value === undefined || value === true) return propagator === undefined ? true : { propagator };
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const options = value as OutboundOptions;
+    return propagator === undefined || options.propagator !== undefined ? options : { ...options, propagator };
+  }
+  throw new InvalidOptionError('outbound', 'true, false or an options object', value, 'Use outbound: false to leave outbound calls alone.');
+}
+
+/**
+ * Validates the adapter options once, at start-up. Throws `InvalidOptionError` naming the option
+ * (and suggesting the fix) for anything it cannot use, unknown option names included.
+ *
+ * @example
+ * ```ts
+ * resolveInboundOptions({ metrics: 'yes' }, { name: '@ctxprop/express', version: '0.1.0' });
+ * // throws: ctxprop: option "metrics" must be true or false (got "yes").
+ * ```
+ */
+export function resolveInboundOptions<Request = unknown>(
+  options: InboundOptions<Request> | undefined,
+  adapter: InboundAdapterInfo,
+): ResolvedInboundOptions<Request> {
+  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
+    throw new InvalidOptionError('options', 'an object or undefined', options, `Call ${adapter.name}'s factory with no argument for the defaults.`);
+  }
+  const given = options ?? {};
+  const extra = adapter.extraOptions ?? [];
+  for (const key of Object.keys(given)) {
+    if (!KNOWN_OPTIONS.includes(key) && !extra.includes(key)) {
+      throw new InvalidOptionError(key, `a known option of ${adapter.name} (${[...KNOWN_OPTIONS, ...extra].join(', ')})`, key, 'Remove it or fix its spelling.');
+    }
+  }
+  if (given.baggage !== undefined && typeof given.baggage !== 'function') {
+    throw new InvalidOptionError('baggage', 'a function (request) => entries', given.baggage, `Example: baggage: (req) => ({ 'customer.tier': 'gold' }).`);
+  }
+  if (given.metrics !== undefined && typeof given.metrics !== 'boolean') {
+    throw new InvalidOptionError('metrics', 'true or false', given.metrics);
+  }
+  if (given.sensitiveData !== undefined && (typeof given.sensitiveData !== 'object' || given.sensitiveData === null)) {
+    throw new InvalidOptionError('sensitiveData', 'an options object', given.sensitiveData, `Example: { allowKeys: ['session.region'] }.`);
+  }
+  const propagator = resolvePropagator(given.propagators);
+  return Object.freeze({
+    adapter,
+    propagator,
+    trust: createTrustPolicy(given.trust, 'trust'),
+    originBaggage: given.baggage,
+    baggageAttributeKeys: resolveKeys(given.spanAttributesFromBaggage),
+    sensitiveDataGuard: createSensitiveDataGuard(given.sensitiveData, 'sensitiveData'),
+    outbound: resolveOutbound(given.outbound, given.propagators === undefined ? undefined : propagator),
+    metrics: given.metrics ?? true,
+  });
+}

@@ -1,0 +1,37 @@
+/**
+ * How the framework-neutral inbound code reads a framework's request. Each adapter writes one
+ * accessor object, once, with plain functions (no closure over a request), and hands it to
+ * `createInboundHandler`.
+ */
+
+/**
+ * Reads what inbound handling needs from a framework's request. Each function is called at most
+ * once per request, and only when its answer is needed (the span attributes only when a span is
+ * recorded; `clientAddress` only when a trust rule looks at it or a span is recorded).
+ *
+ * @example
+ * ```ts
+ * const expressAccessors: InboundRequestAccessors<Request> = {
+ *   headers: (req) => req.headers,
+ *   method: (req) => req.method,
+ *   target: (req) => req.originalUrl,
+ *   scheme: (req) => req.protocol,
+ *   clientAddress: (req) => req.ip,
+ *   route: (req) => (typeof req.route?.path === 'string' ? req.baseUrl + req.route.path : undefined),
+ * };
+ * ```
+ */
+export interface InboundRequestAccessors<Request> {
+  /** The request headers (Node's `IncomingHttpHeaders`, or any header carrier). */
+  headers(request: Request): unknown;
+  /** The method as received (`GET`). */
+  method(request: Request): string | undefined;
+  /** The request target as received (`/users/7?x=1`); the query is cut off for `url.path`. */
+  target(request: Request): string | undefined;
+  /** `http` or `https`, as the framework resolves it (behind a proxy, from `X-Forwarded-Proto` when trusted). */
+  scheme(request: Request): string | undefined;
+  /** The client's address, as the framework resolves it (behind a proxy, from `X-Forwarded-For` when trusted). */
+  clientAddress(request: Request): string | undefined;
+  /** The matched route template (`/users/:id`), or undefined when no route matched (yet). */
+  route(request: Request): string | undefined;
+}

@@ -1,0 +1,327 @@
+/**
+ * `InboundScope`: the state of one inbound request, made by `InboundHandler.start()` and kept by
+ * the adapter on its request object. It owns the request's context (run everything that follows
+ * in `scope.context`), the request's mutable baggage, the server span (its own, or the one
+ * OpenTelemetry's instrumentation-http made) and the request-duration measurement.
+ *
+ * All methods are on the prototype: a request costs one scope object and one context object.
+ * No method throws: a failure inside ctxprop is counted as `internal.error` and the request goes on.
+ */
+import {
+  context as contextApi,
+  createContextKey,
+  propagation,
+  SpanStatusCode,
+  type Attributes,
+  type Baggage,
+  type Context,
+  type Exception,
+  type Histogram,
+  type Span,
+} from '@opentelemetry/api';
+import { setBaggage as addBaggageEntries, type BaggageEntries } from '../baggage/active-baggage.js';
+import { createBaggageView, EMPTY_BAGGAGE_VIEW, type BaggageView } from '../baggage/baggage-view.js';
+import { baggageMemberMapOf, baggageMembersOf } from '../baggage/wire-baggage.js';
+import { getTraceContext, type TraceContextInfo } from '../context/trace-context.js';
+import { countDiagnostic, warnOnce } from '../diagnostics/diagnostics.js';
+import {
+  ATTR_ERROR_TYPE,
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_HTTP_ROUTE,
+  ATTR_URL_SCHEME,
+  ERROR_TYPE_ABORTED,
+  errorTypeOf,
+  serverSpanName,
+} from './http-semconv.js';
+import type { ResolvedInboundOptions } from './options.js';
+import type { InboundRequestAccessors } from './request-accessors.js';
+import { ScopedBaggageContext, scopeHolderOf, type BaggageHolder } from './scoped-context.js';
+
+// instrumentation-http keeps `{ type: 'http', span, route? }` under this key and reads `route`
+// when the response ends, for its span name and its own duration metric (@opentelemetry/core
+// trace/rpc-metadata.ts; instrumentation-express sets it the same way).
+const RPC_METADATA_KEY = createContextKey('OpenTelemetry SDK Context Key RPC_METADATA');
+
+/** What a scope needs from the handler that made it (internal to core). */
+export interface InboundScopeRuntime<Request> {
+  readonly options: ResolvedInboundOptions<Request>;
+  readonly accessors: InboundRequestAccessors<Request>;
+}
+
+/**
+ * How the request's server span came to be.
+ *
+ * @example
+ * ```ts
+ * if (scope.spanOrigin === 'enriched') res.on('finish', () => scope.finish(res.statusCode));
+ * ```
+ */
+export type ServerSpanOrigin =
+  /** ctxprop started it and ends it (it may be non-recording: not sampled). */
+  | 'own'
+  /** instrumentation-http started it; ctxprop enriches it (route, name) and leaves the rest to it. */
+  | 'enriched'
+  /** No span was started (no TracerProvider registered). */
+  | 'none';
+
+const OPEN = 0;
+const DONE = 1;
+
+/**
+ * The state of one inbound request. Adapters create it with `InboundHandler.start()`.
+ *
+ * @example
+ * ```ts
+ * const scope = handler.start(req);
+ * if (scope !== undefined) context.with(scope.context, next);
+ * // later: scope.setRoute('/users/:id'); scope.finish(res.statusCode);
+ * ```
+ */
+export class InboundScope<Request = unknown> implements BaggageHolder {
+  /** The request's current baggage (read it through {@link baggageView}). */
+  baggage: Baggage | undefined;
+  /** The context to run the rest of the request in. Its baggage follows {@link setBaggage}. */
+  readonly context: Context;
+  /** The server span: ctxprop's own, instrumentation-http's, or undefined. */
+  readonly span: Span | undefined;
+  /** How {@link span} came to be. */
+  readonly spanOrigin: ServerSpanOrigin;
+  /** The framework's request. */
+  readonly request: Request;
+  /** True when the adapter must report the end of the response ({@link finish} / {@link abort}). */
+  readonly needsResponse: boolean;
+
+  readonly #runtime: InboundScopeRuntime<Request>;
+  readonly #method: string;
+  readonly #histogram: Histogram | undefined;
+  readonly #startTime: number;
+  readonly #scheme: string | undefined;
+  #route: string | undefined;
+  #exceptionType: string | undefined;
+  #state = OPEN;
+  #view: BaggageView | undefined;
+  #viewOf: Baggage | undefined;
+  #traceContext: TraceContextInfo | undefined | null = null;
+
+  /** @internal Adapters get scopes from `InboundHandler.start()`. */
+  constructor(
+    runtime: InboundScopeRuntime<Request>,
+    request: Request,
+    parent: Context,
+    span: Span | undefined,
+    spanOrigin: ServerSpanOrigin,
+    baggage: Baggage | undefined,
+    method: string,
+    scheme: string | undefined,
+    histogram: Histogram | undefined,
+  ) {
+    this.#runtime = runtime;
+    this.request = request;
+    this.span = span;
+    this.spanOrigin = spanOrigin;
+    this.baggage = baggage;
+    this.#method = method;
+    this.#scheme = scheme;
+    this.#histogram = histogram;
+    this.#startTime = histogram === undefined ? 0 : performance.now();
+    this.needsResponse = (span !== undefined && span.isRecording()) || histogram !== undefined;
+    this.context = new ScopedBaggageContext(this, parent);
+  }
+
+  /** The request's baggage, read-only; the empty view when there is none. Follows {@link setBaggage}. */
+  get baggageView(): BaggageView {
+    const baggage = this.baggage;
+    if (baggage === undefined) return EMPTY_BAGGAGE_VIEW;
+    if (this.#viewOf !== baggage) {
+      this.#view = createBaggageView(baggage);
+      this.#viewOf = baggage;
+    }
+    return this.#view!;
+  }
+
+  /** The request's trace context (the server span's, or the caller's with no SDK); undefined when there is none. */
+  get traceContext(): TraceContextInfo | undefined {
+    if (this.#traceContext === null) this.#traceContext = getTraceContext(this.context);
+    return this.#traceContext;
+  }
+
+  /** The route template, once known. */
+  get route(): string | undefined {
+    return this.#route;
+  }
+
+  /**
+   * Adds or replaces baggage entries for the rest of this request: everything that runs in
+   * {@link context} from now on sees them, outbound calls included, even code that captured the
+   * context earlier. Entries the sensitive-data guard refuses (`baggage.sensitive.refused`) or
+   * that are malformed (`baggage.invalid_set`) are left out and counted.
+   */
+  setBaggage(entries: BaggageEntries | undefined): void {
+    if (entries === undefined || entries === null) return;
+    try {
+      if (typeof entries !== 'object') {
+        countDiagnostic('baggage.invalid_set');
+        return;
+      }
+      const guard = this.#runtime.options.sensitiveDataGuard;
+      let accepted: Record<string, BaggageEntries[string]> | undefined;
+      for (const key of Object.keys(entries)) {
+        const entry = entries[key]!;
+        const value = typeof entry === 'string' ? entry : typeof entry === 'object' && entry !== null ? entry.value : undefined;
+        const reason = typeof value === 'string' ? guard(key, value) : undefined;
+        if (reason !== undefined) {
+          countDiagnostic('baggage.sensitive.refused');
+          warnOnce(
+            'CTXPROP_INBOUND_BAGGAGE_REFUSED',
+            `ctxprop: baggage entry "${key}" was refused (${reason}). Baggage travels in clear text to every service downstream; use the sensitiveData option (allowKeys) if this is a false alarm.`,
+          );
+          continue;
+        }
+        (accepted ??= Object.create(null) as Record<string, BaggageEntries[string]>)[key] = entry;
+      }
+      if (accepted === undefined) return;
+      // The core helper validates and merges; this context reads the scope's baggage, and the
+      // context it returns holds the merged baggage.
+      this.baggage = propagation.getBaggage(addBaggageEntries(this.context, accepted));
+    } catch {
+      countDiagnostic('internal.error');
+    }
+  }
+
+  /**
+   * Sets the route template (`/users/:id`) as soon as the framework knows it: `http.route` and the
+   * span name `{METHOD} {route}`. Without it, {@link finish} asks the adapter's accessor.
+   */
+  setRoute(route: string | undefined): void {
+    if (typeof route !== 'string' || route === '' || route === this.#route) return;
+    this.#route = route;
+    const span = this.span;
+    if (span === undefined) return;
+    try {
+      span.setAttribute(ATTR_HTTP_ROUTE, route);
+      span.updateName(serverSpanName(this.#method, route));
+      if (this.spanOrigin === 'enriched') {
+        const metadata = this.context.getValue(RPC_METADATA_KEY) as { type?: unknown; route?: string } | undefined;
+        if (typeof metadata === 'object' && metadata !== null && metadata.type === 'http') metadata.route = route;
+      }
+    } catch {
+      countDiagnostic('internal.error');
+    }
+  }
+
+  /** Records an exception on the server span; its type becomes `error.type` if the response is a 5xx. */
+  recordException(error: unknown): void {
+    try {
+      this.#exceptionType = errorTypeOf(error);
+      const span = this.span;
+      if (span === undefined || !span.isRecording()) return;
+      span.recordException(error instanceof Error || typeof error === 'string' ? error : (String(error) as Exception));
+    } catch {
+      countDiagnostic('internal.error');
+    }
+  }
+
+  /**
+   * The response was sent with `statusCode`: sets the response attributes, the error status for a
+   * 5xx, ends ctxprop's own span and records the duration. Only the first call (of this and
+   * {@link abort}) counts.
+   */
+  finish(statusCode: number): void {
+    if (this.#state === DONE) return;
+    this.#state = DONE;
+    try {
+      if (this.#route === undefined) this.setRoute(this.#runtime.accessors.route(this.request));
+      const failed = statusCode >= 500;
+      const errorType = failed ? (this.#exceptionType ?? String(statusCode)) : undefined;
+      this.#end(statusCode, errorType, failed);
+    } catch {
+      countDiagnostic('internal.error');
+    }
+  }
+
+  /** The client went away before the response was complete: the span ends in error (`error.type` `aborted`). */
+  abort(): void {
+    if (this.#state === DONE) return;
+    this.#state = DONE;
+    try {
+      if (this.#route === undefined) this.setRoute(this.#runtime.accessors.route(this.request));
+      this.#end(undefined, ERROR_TYPE_ABORTED, true);
+    } catch {
+      countDiagnostic('internal.error');
+    }
+  }
+
+  #end(statusCode: number | undefined, errorType: string | undefined, failed: boolean): void {
+    const span = this.span;
+    if (span !== undefined) {
+      this.#copyBaggageTo(span);
+      if (this.spanOrigin === 'own') {
+        if (statusCode !== undefined) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, statusCode);
+        if (errorType !== undefined) span.setAttribute(ATTR_ERROR_TYPE, errorType);
+        if (failed) span.setStatus({ code: SpanStatusCode.ERROR });
+        span.end();
+      }
+    }
+    const histogram = this.#histogram;
+    if (histogram !== undefined) {
+      const attributes: Attributes = { [ATTR_HTTP_REQUEST_METHOD]: this.#method };
+      if (this.#scheme !== undefined) attributes[ATTR_URL_SCHEME] = this.#scheme;
+      if (this.#route !== undefined) attributes[ATTR_HTTP_ROUTE] = this.#route;
+      if (statusCode !== undefined) attributes[ATTR_HTTP_RESPONSE_STATUS_CODE] = statusCode;
+      if (errorType !== undefined) attributes[ATTR_ERROR_TYPE] = errorType;
+      this.#copyBaggageInto(attributes);
+      histogram.record((performance.now() - this.#startTime) / 1000, attributes);
+    }
+  }
+
+  #copyBaggageTo(span: Span): void {
+    const keys = this.#runtime.options.baggageAttributeKeys;
+    if (keys.length === 0 || this.baggage === undefined || !span.isRecording()) return;
+    const attributes: Attributes = {};
+    if (this.#copyBaggageInto(attributes)) span.setAttributes(attributes);
+  }
+
+  /** Copies the allowlisted baggage keys into `attributes`; true when any was present. */
+  #copyBaggageInto(attributes: Attributes): boolean {
+    const keys = this.#runtime.options.baggageAttributeKeys;
+    const baggage = this.baggage;
+    if (keys.length === 0 || baggage === undefined) return false;
+    let found = false;
+    const members = baggageMemberMapOf(baggage);
+    if (members !== undefined) {
+      for (const key of keys) {
+        const member = members.get(key);
+        if (member !== undefined) {
+          attributes[key] = member.value;
+          found = true;
+        }
+      }
+      return found;
+    }
+    for (const member of baggageMembersOf(baggage)) {
+      if (keys.includes(member.key)) {
+        attributes[member.key] = member.value;
+        found = true;
+      }
+    }
+    return found;
+  }
+}
+
+/**
+ * The scope of the request whose context `ctx` is (or derives from); undefined outside any
+ * request ctxprop set up. This is how adapters find a request's scope without storing anything
+ * on the framework's request object (a property added to an Express request, whose prototype
+ * Express swaps per request, costs over a microsecond).
+ *
+ * @example
+ * ```ts
+ * const scope = inboundScopeOf();
+ * if (scope?.request === req) scope.setBaggage({ tier: 'gold' });
+ * ```
+ */
+export function inboundScopeOf(ctx: Context = contextApi.active()): InboundScope<unknown> | undefined {
+  const holder = scopeHolderOf(ctx);
+  return holder instanceof InboundScope ? (holder as InboundScope<unknown>) : undefined;
+}

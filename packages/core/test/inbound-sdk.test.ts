@@ -1,0 +1,303 @@
+import {
+  context,
+  createContextKey,
+  metrics,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Span,
+  type TextMapPropagator,
+} from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { AggregationTemporality, DataPointType, MeterProvider, MetricReader, type HistogramMetricData } from '@opentelemetry/sdk-metrics';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { HTTP_SERVER_DURATION_BUCKETS, METRIC_HTTP_SERVER_REQUEST_DURATION } from '@ctxprop/core';
+import { fakeRequest, handlerFor, INBOUND_SPAN_ID, INBOUND_TRACE_ID, INBOUND_TRACEPARENT } from './inbound-support';
+
+class TestReader extends MetricReader {
+  constructor() {
+    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
+  }
+  protected onForceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+  protected onShutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+const exporter = new InMemorySpanExporter();
+const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+
+beforeAll(() => {
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  trace.setGlobalTracerProvider(provider);
+});
+
+afterAll(async () => {
+  await provider.shutdown();
+  trace.disable();
+  context.disable();
+});
+
+beforeEach(() => {
+  exporter.reset();
+});
+
+describe('the SERVER span', () => {
+  it("is a child of the caller's span, with the HTTP semantic-convention attributes (semconv http-spans §HTTP server)", () => {
+    const request = fakeRequest(
+      { traceparent: INBOUND_TRACEPARENT, host: 'api.example.com:8443', 'user-agent': 'curl/8.5.0' },
+      { ip: '10.0.0.5', scheme: 'https', route: '/users/:id' },
+    );
+    const scope = handlerFor().start(request)!;
+    expect(scope.spanOrigin).toBe('own');
+    expect(scope.needsResponse).toBe(true);
+    scope.finish(200);
+    const [span] = exporter.getFinishedSpans();
+    expect(span).toBeDefined();
+    expect(span!.kind).toBe(SpanKind.SERVER);
+    expect(span!.name).toBe('GET /users/:id');
+    expect(span!.spanContext().traceId).toBe(INBOUND_TRACE_ID);
+    expect(span!.parentSpanContext?.spanId).toBe(INBOUND_SPAN_ID);
+    expect(span!.instrumentationScope).toMatchObject({ name: 'test-adapter', version: '1.2.3' });
+    expect(span!.attributes).toEqual({
+      'http.request.method': 'GET',
+      'url.path': '/users/7',
+      'url.scheme': 'https',
+      'server.address': 'api.example.com',
+      'server.port': 8443,
+      'user_agent.original': 'curl/8.5.0',
+      'client.address': '10.0.0.5',
+      'http.route': '/users/:id',
+      'http.response.status_code': 200,
+    });
+    expect(span!.status.code).toBe(SpanStatusCode.UNSET);
+  });
+
+  it('is named by the method alone while no route is known', () => {
+    handlerFor().start(fakeRequest({}, { method: 'POST' }))!.finish(404);
+    const [span] = exporter.getFinishedSpans();
+    expect(span!.name).toBe('POST');
+    expect(span!.attributes['http.route']).toBeUndefined();
+    expect(span!.attributes['error.type']).toBeUndefined();
+    // 4xx is not a server error (semconv http-spans §Status).
+    expect(span!.status.code).toBe(SpanStatusCode.UNSET);
+  });
+
+  it('takes the route given by setRoute() before the response ends', () => {
+    const scope = handlerFor().start(fakeRequest())!;
+    scope.setRoute('/orders/:orderId');
+    scope.finish(201);
+    expect(exporter.getFinishedSpans()[0]!.name).toBe('GET /orders/:orderId');
+  });
+
+  it("reports an unknown method as _OTHER and names the span 'HTTP'", () => {
+    handlerFor().start(fakeRequest({}, { method: 'PURGE' }))!.finish(200);
+    const [span] = exporter.getFinishedSpans();
+    expect(span!.name).toBe('HTTP');
+    expect(span!.attributes['http.request.method']).toBe('_OTHER');
+    expect(span!.attributes['http.request.method_original']).toBe('PURGE');
+  });
+
+  it('sets error status and error.type to the status code for a 5xx', () => {
+    handlerFor().start(fakeRequest())!.finish(503);
+    const [span] = exporter.getFinishedSpans();
+    expect(span!.status.code).toBe(SpanStatusCode.ERROR);
+    expect(span!.attributes['error.type']).toBe('503');
+  });
+
+  it('records an exception, and takes its type for error.type when the response is a 5xx', () => {
+    const scope = handlerFor().start(fakeRequest())!;
+    scope.recordException(new TypeError('x is not a function'));
+    scope.finish(500);
+    const [span] = exporter.getFinishedSpans();
+    expect(span!.events.map((event) => event.name)).toEqual(['exception']);
+    expect(span!.events[0]!.attributes).toMatchObject({ 'exception.type': 'TypeError', 'exception.message': 'x is not a function' });
+    expect(span!.attributes['error.type']).toBe('TypeError');
+    expect(span!.status.code).toBe(SpanStatusCode.ERROR);
+  });
+
+  it("ends in error with error.type 'aborted' and no status code when the client goes away", () => {
+    const scope = handlerFor().start(fakeRequest())!;
+    scope.abort();
+    scope.finish(200);
+    const spans = exporter.getFinishedSpans();
+    expect(spans).toHaveLength(1);
+    expect(spans[0]!.attributes['error.type']).toBe('aborted');
+    expect(spans[0]!.attributes['http.response.status_code']).toBeUndefined();
+    expect(spans[0]!.status.code).toBe(SpanStatusCode.ERROR);
+  });
+
+  it('gives the request a trace context of the server span, not of the caller', () => {
+    const scope = handlerFor().start(fakeRequest({ traceparent: INBOUND_TRACEPARENT }))!;
+    const own = scope.span!.spanContext();
+    expect(own.spanId).not.toBe(INBOUND_SPAN_ID);
+    expect(scope.traceContext).toMatchObject({
+      traceId: INBOUND_TRACE_ID,
+      spanId: own.spanId,
+      sampled: true,
+      isRemote: false,
+      traceparent: `00-${INBOUND_TRACE_ID}-${own.spanId}-01`,
+    });
+    expect(trace.getSpan(scope.context)).toBe(scope.span);
+  });
+
+  it('is the active span of the request context, until a derived context sets or deletes its own', () => {
+    const scope = handlerFor().start(fakeRequest({ traceparent: INBOUND_TRACEPARENT }))!;
+    const child = trace.getTracer('test').startSpan('child', {}, scope.context);
+    expect(child.spanContext().traceId).toBe(INBOUND_TRACE_ID);
+    expect((child as unknown as ReadableSpan).parentSpanContext?.spanId).toBe(scope.span!.spanContext().spanId);
+    const derived = trace.setSpan(scope.context, child);
+    expect(trace.getSpan(derived)).toBe(child);
+    expect(trace.getSpan(trace.deleteSpan(scope.context))).toBeUndefined();
+    expect(trace.getSpan(scope.context.setValue(Symbol('other'), 1))).toBe(scope.span);
+    child.end();
+  });
+
+  it('is not recorded when the caller did not sample, and nothing waits for the response', () => {
+    const scope = handlerFor().start(fakeRequest({ traceparent: `00-${INBOUND_TRACE_ID}-${INBOUND_SPAN_ID}-00` }))!;
+    expect(scope.span?.isRecording()).toBe(false);
+    expect(scope.needsResponse).toBe(false);
+    expect(scope.traceContext?.sampled).toBe(false);
+    expect(scope.traceContext?.traceId).toBe(INBOUND_TRACE_ID);
+  });
+
+  it('carries allowlisted baggage keys as attributes, with their values at the end of the request', () => {
+    const scope = handlerFor({ spanAttributesFromBaggage: ['customer.tier', 'tenant'] }).start(fakeRequest({ baggage: 'customer.tier=gold,secret.sauce=x' }))!;
+    scope.setBaggage({ tenant: 'acme' });
+    scope.finish(200);
+    const attributes = exporter.getFinishedSpans()[0]!.attributes;
+    expect(attributes['customer.tier']).toBe('gold');
+    expect(attributes['tenant']).toBe('acme');
+    expect(attributes['secret.sauce']).toBeUndefined();
+  });
+});
+
+describe('trust modes with an SDK', () => {
+  it("'link' starts a new trace whose root span links to the caller's span, and keeps the baggage", () => {
+    const scope = handlerFor({ trust: 'link' }).start(fakeRequest({ traceparent: INBOUND_TRACEPARENT, baggage: 'a=1' }))!;
+    expect(scope.baggageView.get('a')).toBe('1');
+    scope.finish(200);
+    const [span] = exporter.getFinishedSpans();
+    expect(span!.spanContext().traceId).not.toBe(INBOUND_TRACE_ID);
+    expect(span!.parentSpanContext).toBeUndefined();
+    expect(span!.links).toHaveLength(1);
+    expect(span!.links[0]!.context).toMatchObject({ traceId: INBOUND_TRACE_ID, spanId: INBOUND_SPAN_ID, isRemote: true });
+  });
+
+  it("'ignore' starts a new trace with no link and no baggage", () => {
+    const scope = handlerFor({ trust: 'ignore' }).start(fakeRequest({ traceparent: INBOUND_TRACEPARENT, baggage: 'a=1' }))!;
+    expect(scope.baggageView.size).toBe(0);
+    scope.finish(200);
+    const [span] = exporter.getFinishedSpans();
+    expect(span!.spanContext().traceId).not.toBe(INBOUND_TRACE_ID);
+    expect(span!.parentSpanContext).toBeUndefined();
+    expect(span!.links).toEqual([]);
+  });
+
+  it('trusts callers on the private network and links the others', () => {
+    const handler = handlerFor({ trust: { trustedAddresses: ['private'] } });
+    handler.start(fakeRequest({ traceparent: INBOUND_TRACEPARENT }, { ip: '192.168.3.4' }))!.finish(200);
+    handler.start(fakeRequest({ traceparent: INBOUND_TRACEPARENT }, { ip: '198.51.100.4' }))!.finish(200);
+    const [inside, outside] = exporter.getFinishedSpans();
+    expect(inside!.spanContext().traceId).toBe(INBOUND_TRACE_ID);
+    expect(outside!.spanContext().traceId).not.toBe(INBOUND_TRACE_ID);
+    expect(outside!.links[0]!.context.spanId).toBe(INBOUND_SPAN_ID);
+  });
+});
+
+describe("alongside instrumentation-http's SERVER span", () => {
+  const RPC_METADATA_KEY = createContextKey('OpenTelemetry SDK Context Key RPC_METADATA');
+
+  function instrumentationHttpContext(): { span: Span; metadata: { type: string; route?: string; span: Span }; ctx: ReturnType<typeof trace.setSpan> } {
+    // What instrumentation-http sets up before the request handler runs (see its http.ts).
+    const span = trace.getTracer('@opentelemetry/instrumentation-http').startSpan('GET', { kind: SpanKind.SERVER, attributes: { 'http.request.method': 'GET' } });
+    const metadata = { type: 'http', span };
+    return { span, metadata, ctx: trace.setSpan(ROOT_CONTEXT.setValue(RPC_METADATA_KEY, metadata), span) };
+  }
+
+  it('creates no second span, does not extract again, and enriches the existing one', () => {
+    const extract = jest.fn((ctx) => ctx);
+    const spy: TextMapPropagator = { extract, inject: () => undefined, fields: () => ['traceparent'] };
+    const { span, metadata, ctx } = instrumentationHttpContext();
+    const scope = context.with(ctx, () => handlerFor({ propagators: spy }).start(fakeRequest({ traceparent: INBOUND_TRACEPARENT }, { route: '/items/:id' })))!;
+    expect(extract).not.toHaveBeenCalled();
+    expect(scope.span).toBe(span);
+    expect(scope.spanOrigin).toBe('enriched');
+    expect(trace.getSpan(scope.context)).toBe(span);
+    scope.finish(200);
+    // instrumentation-http ends its own span, on 'close', reading the route from its RPC metadata.
+    expect(exporter.getFinishedSpans()).toHaveLength(0);
+    expect(metadata.route).toBe('/items/:id');
+    span.end();
+    const [ended] = exporter.getFinishedSpans();
+    expect(ended!.name).toBe('GET /items/:id');
+    expect(ended!.attributes['http.route']).toBe('/items/:id');
+    expect(ended!.attributes['http.response.status_code']).toBeUndefined();
+  });
+
+  it('still applies the baggage rule of the trust policy to the baggage it extracted', () => {
+    const { ctx } = instrumentationHttpContext();
+    const withBaggage = propagation.setBaggage(ctx, propagation.createBaggage({ 'customer.tier': { value: 'platinum' } }));
+    const ignored = context.with(withBaggage, () => handlerFor({ trust: 'ignore' }).start(fakeRequest()))!;
+    expect(ignored.baggageView.size).toBe(0);
+    const trusted = context.with(withBaggage, () => handlerFor().start(fakeRequest()))!;
+    expect(trusted.baggageView.get('customer.tier')).toBe('platinum');
+  });
+});
+
+describe('the http.server.request.duration histogram', () => {
+  it('is recorded in seconds with the semconv buckets, the HTTP attributes and allowlisted baggage keys', async () => {
+    const reader = new TestReader();
+    const meterProvider = new MeterProvider({ readers: [reader] });
+    metrics.setGlobalMeterProvider(meterProvider);
+    try {
+      const handler = handlerFor({ spanAttributesFromBaggage: ['customer.tier'] });
+      const ok = handler.start(fakeRequest({ baggage: 'customer.tier=gold,other=1' }, { route: '/users/:id' }))!;
+      ok.finish(200);
+      const failed = handler.start(fakeRequest({}, { method: 'POST', scheme: 'https' }))!;
+      failed.finish(502);
+      const { resourceMetrics } = await reader.collect();
+      const metric = resourceMetrics.scopeMetrics.flatMap((scopeMetrics) => scopeMetrics.metrics).find((m) => m.descriptor.name === METRIC_HTTP_SERVER_REQUEST_DURATION) as HistogramMetricData;
+      expect(metric).toBeDefined();
+      expect(metric.descriptor.unit).toBe('s');
+      expect(metric.dataPointType).toBe(DataPointType.HISTOGRAM);
+      // https://opentelemetry.io/docs/specs/semconv/http/http-metrics/#metric-httpserverrequestduration
+      expect(HTTP_SERVER_DURATION_BUCKETS).toEqual([0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10]);
+      expect(metric.dataPoints[0]!.value.buckets.boundaries).toEqual([...HTTP_SERVER_DURATION_BUCKETS]);
+      const attributes = metric.dataPoints.map((point) => point.attributes);
+      expect(attributes).toEqual(
+        expect.arrayContaining([
+          { 'http.request.method': 'GET', 'url.scheme': 'http', 'http.route': '/users/:id', 'http.response.status_code': 200, 'customer.tier': 'gold' },
+          { 'http.request.method': 'POST', 'url.scheme': 'https', 'http.response.status_code': 502, 'error.type': '502' },
+        ]),
+      );
+      expect(attributes).toHaveLength(2);
+      for (const point of metric.dataPoints) {
+        expect(point.value.count).toBe(1);
+        expect(point.value.sum).toBeGreaterThanOrEqual(0);
+        expect(point.value.sum).toBeLessThan(5);
+      }
+    } finally {
+      await meterProvider.shutdown();
+      metrics.disable();
+    }
+  });
+
+  it('is not recorded with metrics: false', async () => {
+    const reader = new TestReader();
+    const meterProvider = new MeterProvider({ readers: [reader] });
+    metrics.setGlobalMeterProvider(meterProvider);
+    try {
+      handlerFor({ metrics: false }).start(fakeRequest())!.finish(200);
+      const { resourceMetrics } = await reader.collect();
+      expect(resourceMetrics.scopeMetrics.flatMap((scopeMetrics) => scopeMetrics.metrics)).toEqual([]);
+    } finally {
+      await meterProvider.shutdown();
+      metrics.disable();
+    }
+  });
+});

@@ -1,0 +1,33 @@
+// Shared by the inbound-*.test.ts files: a framework-free request and its accessors.
+import { createInboundHandler, resolveInboundOptions, type InboundOptions, type InboundRequestAccessors } from '@ctxprop/core';
+
+export interface FakeRequest {
+  headers: Record<string, string | string[]>;
+  method: string;
+  url: string;
+  ip?: string;
+  route?: string;
+  scheme?: string;
+}
+
+export const fakeAccessors: InboundRequestAccessors<FakeRequest> = {
+  headers: (request) => request.headers,
+  method: (request) => request.method,
+  target: (request) => request.url,
+  scheme: (request) => request.scheme ?? 'http',
+  clientAddress: (request) => request.ip,
+  route: (request) => request.route,
+};
+
+export function fakeRequest(headers: Record<string, string | string[]> = {}, extra: Partial<FakeRequest> = {}): FakeRequest {
+  return { headers, method: 'GET', url: '/users/7?expand=1', ip: '10.0.0.5', ...extra };
+}
+
+export function handlerFor(options: InboundOptions<FakeRequest> = {}) {
+  return createInboundHandler(resolveInboundOptions({ outbound: false, ...options }, { name: 'test-adapter', version: '1.2.3' }), fakeAccessors);
+}
+
+// W3C Trace Context §3.2 example values.
+export const INBOUND_TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
+export const INBOUND_SPAN_ID = '00f067aa0ba902b7';
+export const INBOUND_TRACEPARENT = `00-${INBOUND_TRACE_ID}-${INBOUND_SPAN_ID}-01`;

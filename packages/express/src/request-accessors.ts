@@ -1,0 +1,42 @@
+/**
+ * How `@ctxprop/express` reads an Express request for the framework-neutral inbound handler of
+ * `@ctxprop/core`. Express 4 and 5 expose the same fields.
+ */
+import type { InboundRequestAccessors } from '@ctxprop/core';
+import type { Request } from 'express';
+
+/**
+ * The route template of a request once Express matched a route: the mount path of the router it
+ * sits in plus the route's path (`/api` + `/users/:id`). Routes declared with a RegExp or an
+ * array of paths have no single template and give undefined.
+ */
+export function expressRoute(req: Request): string | undefined {
+  const path = (req.route as { path?: unknown } | undefined)?.path;
+  if (typeof path !== 'string') return undefined;
+  const base = typeof req.baseUrl === 'string' ? req.baseUrl : '';
+  // A router's '/' route mounted at '/api' answers '/api': report it so, not as '/api/'.
+  if (base !== '' && path === '/') return base;
+  return base + path;
+}
+
+/**
+ * True when the app trusts proxies: `req.ip` and `req.protocol` then read `X-Forwarded-*`. When it
+ * does not (Express's default), they are the socket's, read directly: Express's getters parse the
+ * forwarding headers on every call (about 2 µs a request).
+ */
+function trustsProxies(req: Request): boolean {
+  const app = req.app as { get?: (setting: string) => unknown } | undefined;
+  return typeof app?.get === 'function' && Boolean(app.get('trust proxy'));
+}
+
+/** The accessors `ctxprop()` hands to core. */
+export const expressAccessors: InboundRequestAccessors<Request> = {
+  headers: (req) => req.headers,
+  method: (req) => req.method,
+  // originalUrl: mounted routers rewrite req.url.
+  target: (req) => req.originalUrl ?? req.url,
+  // As Express resolves them, according to the app's 'trust proxy' setting.
+  scheme: (req) => (trustsProxies(req) ? req.protocol : (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true ? 'https' : 'http'),
+  clientAddress: (req) => (trustsProxies(req) ? req.ip : undefined) ?? req.socket?.remoteAddress,
+  route: expressRoute,
+};
