@@ -81,7 +81,7 @@ export {
 export { createBaggageView, EMPTY_BAGGAGE_VIEW } from './baggage/baggage-view.js';
 export type { BaggageView, BaggageViewEntry } from './baggage/baggage-view.js';
 export { getActiveBaggage, setBaggage, withBaggage } from './baggage/active-baggage.js';
-export type { BaggageEntries } from './baggage/active-baggage.js';
+export type { BaggageEntries, SetBaggageOptions } from './baggage/active-baggage.js';
 export { BaggagePropagator } from './propagators/baggage.js';
 export type { BaggagePropagatorOptions } from './propagators/baggage.js';
 

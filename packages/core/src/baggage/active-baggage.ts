@@ -5,7 +5,8 @@
  */
 import { context, propagation, type Context } from '@opentelemetry/api';
 import { ensureContextManager } from '../context/runtime.js';
-import { countDiagnostic } from '../diagnostics/diagnostics.js';
+import { countDiagnostic, warnOnce } from '../diagnostics/diagnostics.js';
+import { defaultSensitiveDataGuard, type SensitiveDataGuard } from '../policy/sensitive-data.js';
 import { isBaggageKey } from '../wire/baggage.js';
 import { createBaggageView, type BaggageView } from './baggage-view.js';
 import type { BaggageMember, BaggageProperty } from './types.js';
@@ -54,9 +55,28 @@ function memberOf(key: string, entry: unknown): BaggageMember | undefined {
 }
 
 /**
+ * Options of {@link setBaggage}.
+ *
+ * @example
+ * ```ts
+ * const options: SetBaggageOptions = { sensitiveDataGuard: createSensitiveDataGuard({ allowKeys: ['session.region'] }) };
+ * ```
+ */
+export interface SetBaggageOptions {
+  /**
+   * Refuses entries that look like secrets or personal data (the reason is counted as
+   * `baggage.sensitive.refused` and warned about once). `false` turns the check off.
+   * @default defaultSensitiveDataGuard
+   */
+  readonly sensitiveDataGuard?: SensitiveDataGuard | false;
+}
+
+/**
  * Returns `ctx` with `entries` added to its baggage (an entry replaces one of the same key).
  * An entry whose key is not a token, or whose value or properties are malformed, is skipped and
- * counted as `baggage.invalid_set`.
+ * counted as `baggage.invalid_set`. An entry the sensitive-data guard refuses (a key like
+ * `auth.token`, a value like an e-mail address or a JWT) is never set: baggage travels in clear
+ * text to every service downstream.
  *
  * @example
  * ```ts
@@ -64,13 +84,26 @@ function memberOf(key: string, entry: unknown): BaggageMember | undefined {
  * context.with(ctx, () => fetch(url)); // the outbound request carries the baggage
  * ```
  */
-export function setBaggage(ctx: Context, entries: BaggageEntries): Context {
+export function setBaggage(ctx: Context, entries: BaggageEntries, options: SetBaggageOptions = {}): Context {
   if (typeof entries !== 'object' || entries === null) return ctx;
+  const guard = options.sensitiveDataGuard ?? defaultSensitiveDataGuard;
   const members: BaggageMember[] = [];
   for (const key of Object.keys(entries)) {
     const member = memberOf(key, entries[key]);
-    if (member === undefined) countDiagnostic('baggage.invalid_set');
-    else members.push(member);
+    if (member === undefined) {
+      countDiagnostic('baggage.invalid_set');
+      continue;
+    }
+    const reason = guard === false ? undefined : guard(member.key, member.value);
+    if (reason !== undefined) {
+      countDiagnostic('baggage.sensitive.refused');
+      warnOnce(
+        'CTXPROP_BAGGAGE_SET_REFUSED',
+        `ctxprop: baggage entry "${key}" was refused (${reason}). Baggage travels in clear text to every service downstream; if this is a false alarm, allow the key with the sensitiveData option (allowKeys).`,
+      );
+      continue;
+    }
+    members.push(member);
   }
   if (members.length === 0) return ctx;
   return propagation.setBaggage(ctx, mergeBaggageMembers(propagation.getBaggage(ctx), members));

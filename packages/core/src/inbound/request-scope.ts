@@ -23,7 +23,7 @@ import { setBaggage as addBaggageEntries, type BaggageEntries } from '../baggage
 import { createBaggageView, EMPTY_BAGGAGE_VIEW, type BaggageView } from '../baggage/baggage-view.js';
 import { baggageMemberMapOf, baggageMembersOf } from '../baggage/wire-baggage.js';
 import { getTraceContext, type TraceContextInfo } from '../context/trace-context.js';
-import { countDiagnostic, warnOnce } from '../diagnostics/diagnostics.js';
+import { countDiagnostic } from '../diagnostics/diagnostics.js';
 import {
   ATTR_ERROR_TYPE,
   ATTR_HTTP_REQUEST_METHOD,
@@ -164,26 +164,10 @@ export class InboundScope<Request = unknown> implements BaggageHolder {
         countDiagnostic('baggage.invalid_set');
         return;
       }
-      const guard = this.#runtime.options.sensitiveDataGuard;
-      let accepted: Record<string, BaggageEntries[string]> | undefined;
-      for (const key of Object.keys(entries)) {
-        const entry = entries[key]!;
-        const value = typeof entry === 'string' ? entry : typeof entry === 'object' && entry !== null ? entry.value : undefined;
-        const reason = typeof value === 'string' ? guard(key, value) : undefined;
-        if (reason !== undefined) {
-          countDiagnostic('baggage.sensitive.refused');
-          warnOnce(
-            'CTXPROP_INBOUND_BAGGAGE_REFUSED',
-            `ctxprop: baggage entry "${key}" was refused (${reason}). Baggage travels in clear text to every service downstream; use the sensitiveData option (allowKeys) if this is a false alarm.`,
-          );
-          continue;
-        }
-        (accepted ??= Object.create(null) as Record<string, BaggageEntries[string]>)[key] = entry;
-      }
-      if (accepted === undefined) return;
-      // The core helper validates and merges; this context reads the scope's baggage, and the
-      // context it returns holds the merged baggage.
-      this.baggage = propagation.getBaggage(addBaggageEntries(this.context, accepted));
+      // The core helper validates, applies this adapter's sensitive-data guard and merges; this
+      // context reads the scope's baggage, and the context it returns holds the merged baggage.
+      const sensitiveDataGuard = this.#runtime.options.sensitiveDataGuard;
+      this.baggage = propagation.getBaggage(addBaggageEntries(this.context, entries, { sensitiveDataGuard }));
     } catch {
       countDiagnostic('internal.error');
     }
