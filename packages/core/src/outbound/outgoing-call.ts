@@ -5,13 +5,14 @@
  * leaves (never appended: opentelemetry-js-contrib #3711), with the policy applied to headers
  * that were already there.
  */
-import { context, createContextKey, isSpanContextValid, SpanKind, trace, type Span, type TextMapPropagator, type TextMapSetter } from '@opentelemetry/api';
+import { context, isSpanContextValid, SpanKind, trace, type Span, type TextMapPropagator, type TextMapSetter } from '@opentelemetry/api';
 import { countDiagnostic } from '../diagnostics/diagnostics.js';
 import { decideByOrigin, type DestinationDecision } from '../policy/destination.js';
 import { contextForDestination, filterBaggageHeader, reportTraceWithheld } from './apply-policy.js';
 import { originOf, startClientSpan, type OutgoingTarget } from './client-span.js';
 import { isHeaderName, isHeaderValue } from './header-safety.js';
 import type { OutboundConfig } from './outbound-state.js';
+import { isTracingSuppressed } from '../propagators/carrier-access.js';
 
 /** The request's header list, as each client holds it, with lower-case names. */
 export interface HeaderList {
@@ -33,9 +34,6 @@ export interface OutgoingCall {
   readonly keptTrace: boolean;
 }
 
-// OpenTelemetry's suppressTracing() key (createContextKey is Symbol.for-based): its exporters'
-// own requests must neither be traced nor carry the application's context.
-const SUPPRESS_TRACING_KEY = createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
 
 const BAGGAGE_FIELD = 'baggage';
 const TRACEPARENT_FIELD = 'traceparent';
@@ -149,7 +147,7 @@ const writer: TextMapSetter<HeaderList> = {
 export function prepareOutgoingCall(config: OutboundConfig, target: OutgoingTarget, headers: HeaderList): OutgoingCall | undefined {
   try {
     const ctx = context.active();
-    if (ctx.getValue(SUPPRESS_TRACING_KEY) === true) return undefined;
+    if (isTracingSuppressed(ctx)) return undefined;
     const decision = decideByOrigin(config.policy, originOf(target), target.path);
     const destination = target.hostname;
     const fields = fieldsOf(config.propagator);

@@ -22,8 +22,6 @@
  */
 import {
   createContextKey,
-  defaultTextMapGetter,
-  defaultTextMapSetter,
   isSpanContextValid,
   trace,
   TraceFlags,
@@ -32,10 +30,10 @@ import {
   type TextMapPropagator,
   type TextMapSetter,
 } from '@opentelemetry/api';
-import { headerGetter, headerSetter } from '../carrier/headers.js';
 import { countDiagnostic } from '../diagnostics/diagnostics.js';
 import { InvalidOptionError } from '../errors.js';
 import { isAllZeros, isHex, padTraceId } from '../wire/hex.js';
+import { firstHeaderValue, getterFor, isTracingSuppressed, setterFor } from './carrier-access.js';
 
 /** The single-header name. https://github.com/openzipkin/b3-propagation#single-header */
 const B3_SINGLE_HEADER = 'b3';
@@ -91,9 +89,6 @@ interface SamplingMarker {
 
 const SAMPLING_KEY = createContextKey('ctxprop.b3.sampling');
 
-// The key OpenTelemetry's suppressTracing() sets (context keys are Symbol.for-based): the SDK's own
-// exporter requests must carry no propagation headers.
-const SUPPRESS_TRACING_KEY = createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
 
 /** The parse result of a `b3` value that carries only a sampling decision. */
 const SAMPLING_ONLY = 'sampling-only';
@@ -222,8 +217,8 @@ export class B3Propagator implements TextMapPropagator {
   inject(context: Context, carrier: unknown, setter?: TextMapSetter): void {
     try {
       const spanContext = trace.getSpanContext(context);
-      if (spanContext === undefined || !isSpanContextValid(spanContext) || context.getValue(SUPPRESS_TRACING_KEY) === true) return;
-      const set = setter === undefined || setter === defaultTextMapSetter ? headerSetter : setter;
+      if (spanContext === undefined || !isSpanContextValid(spanContext) || isTracingSuppressed(context)) return;
+      const set = setterFor(setter);
       const traceId = spanContext.traceId.toLowerCase();
       const spanId = spanContext.spanId.toLowerCase();
       let sampling: B3SamplingState = (spanContext.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED ? 'accept' : 'deny';
@@ -254,9 +249,9 @@ export class B3Propagator implements TextMapPropagator {
    */
   extract(context: Context, carrier: unknown, getter?: TextMapGetter): Context {
     try {
-      const get = getter === undefined || getter === defaultTextMapGetter ? headerGetter : getter;
+      const get = getterFor(getter);
       let malformed = false;
-      const single = firstValue(get.get(carrier, B3_SINGLE_HEADER));
+      const single = firstHeaderValue(get.get(carrier, B3_SINGLE_HEADER));
       if (single !== undefined) {
         const parsed = parseB3Single(single);
         if (typeof parsed === 'object') return withB3Context(context, parsed);
@@ -265,11 +260,11 @@ export class B3Propagator implements TextMapPropagator {
           countDiagnostic('extract.trace.malformed');
         }
       }
-      const traceId = firstValue(get.get(carrier, B3_TRACE_ID_HEADER));
-      const spanId = firstValue(get.get(carrier, B3_SPAN_ID_HEADER));
+      const traceId = firstHeaderValue(get.get(carrier, B3_TRACE_ID_HEADER));
+      const spanId = firstHeaderValue(get.get(carrier, B3_SPAN_ID_HEADER));
       if (traceId !== undefined || spanId !== undefined) {
-        const sampled = firstValue(get.get(carrier, B3_SAMPLED_HEADER));
-        const flags = firstValue(get.get(carrier, B3_FLAGS_HEADER));
+        const sampled = firstHeaderValue(get.get(carrier, B3_SAMPLED_HEADER));
+        const flags = firstHeaderValue(get.get(carrier, B3_FLAGS_HEADER));
         const parsed = parseB3Multi(traceId, spanId, sampled, flags);
         if (parsed !== undefined) return withB3Context(context, parsed);
         // One malformed count per extract, even when both encodings are invalid.
@@ -307,22 +302,4 @@ function withB3Context(context: Context, parsed: B3Context): Context {
   return next;
 }
 
-/**
- * The first value of a header with optional whitespace trimmed: an array's first item, or the part
- * before the first comma of a folded value. Empty reads as absent.
- */
-function firstValue(value: unknown): string | undefined {
-  const raw: unknown = Array.isArray(value) ? value[0] : value;
-  if (typeof raw !== 'string') return undefined;
-  let start = 0;
-  let end = raw.indexOf(',');
-  if (end < 0) end = raw.length;
-  while (start < end && isOws(raw.charCodeAt(start))) start++;
-  while (end > start && isOws(raw.charCodeAt(end - 1))) end--;
-  if (start === end) return undefined;
-  return start === 0 && end === raw.length ? raw : raw.slice(start, end);
-}
 
-function isOws(c: number): boolean {
-  return c === 0x20 || c === 0x09;
-}

@@ -5,9 +5,6 @@
  * unchanged inbound header forwarded as it came (no decode and re-encode).
  */
 import {
-  createContextKey,
-  defaultTextMapGetter,
-  defaultTextMapSetter,
   propagation,
   type Baggage,
   type Context,
@@ -17,7 +14,6 @@ import {
 } from '@opentelemetry/api';
 import type { BaggageMember } from '../baggage/types.js';
 import { baggageMembersOf, mergeBaggageMembers, rawBaggageOf, wireBaggageFromHeader, wireBaggageFromMembers } from '../baggage/wire-baggage.js';
-import { headerGetter, headerSetter } from '../carrier/headers.js';
 import { countDiagnostic, warnOnce } from '../diagnostics/diagnostics.js';
 import {
   BAGGAGE_HEADER,
@@ -28,6 +24,7 @@ import {
   type BaggageLimits,
   type ResolvedBaggageLimits,
 } from '../wire/baggage.js';
+import { getterFor, isTracingSuppressed, setterFor } from './carrier-access.js';
 
 /**
  * Options of {@link BaggagePropagator}.
@@ -45,9 +42,6 @@ export interface BaggagePropagatorOptions {
   limits?: BaggageLimits;
 }
 
-// The key OpenTelemetry's suppressTracing() sets (createContextKey is Symbol.for-based): its
-// exporters' own requests must not carry the application's baggage.
-const SUPPRESS_TRACING_KEY = createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
 
 const FIELDS: readonly string[] = Object.freeze([BAGGAGE_HEADER]);
 
@@ -74,7 +68,7 @@ export class BaggagePropagator implements TextMapPropagator {
   inject(ctx: Context, carrier: unknown, setter?: TextMapSetter): void {
     try {
       const baggage = propagation.getBaggage(ctx);
-      if (baggage === undefined || ctx.getValue(SUPPRESS_TRACING_KEY) === true) return;
+      if (baggage === undefined || isTracingSuppressed(ctx)) return;
       const limits = this.#limits;
       const raw = rawBaggageOf(baggage);
       const value =
@@ -82,7 +76,7 @@ export class BaggagePropagator implements TextMapPropagator {
           ? raw.text
           : formatBaggage(baggageMembersOf(baggage), limits);
       if (value === '') return;
-      (setter === undefined || setter === defaultTextMapSetter ? headerSetter : setter).set(carrier, BAGGAGE_HEADER, value);
+      setterFor(setter).set(carrier, BAGGAGE_HEADER, value);
     } catch {
       countDiagnostic('internal.error');
     }
@@ -90,7 +84,7 @@ export class BaggagePropagator implements TextMapPropagator {
 
   extract(ctx: Context, carrier: unknown, getter?: TextMapGetter): Context {
     try {
-      const header = (getter === undefined || getter === defaultTextMapGetter ? headerGetter : getter).get(carrier, BAGGAGE_HEADER);
+      const header = getterFor(getter).get(carrier, BAGGAGE_HEADER);
       if (header === undefined || header.length === 0) return ctx;
       const limits = this.#limits;
       const text = baggageHeaderText(header);

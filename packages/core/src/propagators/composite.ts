@@ -4,8 +4,6 @@
  * configured.
  */
 import {
-  defaultTextMapGetter,
-  defaultTextMapSetter,
   isSpanContextValid,
   propagation,
   trace,
@@ -15,10 +13,10 @@ import {
   type TextMapPropagator,
   type TextMapSetter,
 } from '@opentelemetry/api';
-import { headerGetter, headerSetter } from '../carrier/headers.js';
 import { countDiagnostic, warnOnce } from '../diagnostics/diagnostics.js';
 import { InvalidOptionError } from '../errors.js';
 import { B3Propagator } from './b3.js';
+import { getterFor, setterFor } from './carrier-access.js';
 
 /** Options of {@link CompositePropagator}. */
 export interface CompositePropagatorOptions {
@@ -119,7 +117,7 @@ export class CompositePropagator implements TextMapPropagator {
   inject(context: Context, carrier: unknown, setter?: TextMapSetter): void {
     // Core's case-insensitive setter/getter replace the API's defaults for every propagator,
     // OpenTelemetry's included (opentelemetry-js #3150).
-    const set = setter === undefined || setter === defaultTextMapSetter ? headerSetter : setter;
+    const set = setterFor(setter);
     for (const propagator of this.propagators) {
       try {
         propagator.inject(context, carrier, set);
@@ -131,7 +129,7 @@ export class CompositePropagator implements TextMapPropagator {
 
   /** See the class description for the precedence and merge rules. */
   extract(context: Context, carrier: unknown, getter?: TextMapGetter): Context {
-    const get = getter === undefined || getter === defaultTextMapGetter ? headerGetter : getter;
+    const get = getterFor(getter);
     const originalSpan = trace.getSpan(context);
     const originalBaggage = propagation.getBaggage(context);
     // Every propagator reads on the same base, with no span and no baggage, so that what it returns

@@ -15,8 +15,6 @@
  */
 import {
   createContextKey,
-  defaultTextMapGetter,
-  defaultTextMapSetter,
   isSpanContextValid,
   propagation,
   trace,
@@ -26,11 +24,11 @@ import {
   type TextMapPropagator,
   type TextMapSetter,
 } from '@opentelemetry/api';
-import { headerGetter, headerSetter } from '../carrier/headers.js';
 import { MAX_BAGGAGE_BYTES, MAX_BAGGAGE_MEMBERS } from '../wire/baggage.js';
 import { countDiagnostic } from '../diagnostics/diagnostics.js';
 import { InvalidOptionError } from '../errors.js';
 import { byteToHex, hexByteAt, isAllZeros, isHex, padTraceId } from '../wire/hex.js';
+import { firstHeaderValue, getterFor, isTracingSuppressed, setterFor } from './carrier-access.js';
 
 /** The trace header's default name. */
 const UBER_TRACE_ID_HEADER = 'uber-trace-id';
@@ -47,9 +45,6 @@ const FLAG_DEBUG = 0x02;
 
 const DEBUG_KEY = createContextKey('ctxprop.jaeger.debug');
 
-// The key OpenTelemetry's suppressTracing() sets (context keys are Symbol.for-based): the SDK's own
-// exporter requests must carry no propagation headers.
-const SUPPRESS_TRACING_KEY = createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
 
 /** Options of {@link JaegerPropagator}. */
 export interface JaegerPropagatorOptions {
@@ -152,8 +147,8 @@ export class JaegerPropagator implements TextMapPropagator {
   /** Writes `uber-trace-id` (parent `0`) and an `uberctx-{key}` header per baggage entry. */
   inject(context: Context, carrier: unknown, setter?: TextMapSetter): void {
     try {
-      if (context.getValue(SUPPRESS_TRACING_KEY) === true) return;
-      const set = setter === undefined || setter === defaultTextMapSetter ? headerSetter : setter;
+      if (isTracingSuppressed(context)) return;
+      const set = setterFor(setter);
       const spanContext = trace.getSpanContext(context);
       if (spanContext !== undefined && isSpanContextValid(spanContext)) {
         const traceId = spanContext.traceId.toLowerCase();
@@ -182,9 +177,9 @@ export class JaegerPropagator implements TextMapPropagator {
    */
   extract(context: Context, carrier: unknown, getter?: TextMapGetter): Context {
     try {
-      const get = getter === undefined || getter === defaultTextMapGetter ? headerGetter : getter;
+      const get = getterFor(getter);
       let next = context;
-      const header = firstValue(get.get(carrier, this.traceHeader));
+      const header = firstHeaderValue(get.get(carrier, this.traceHeader));
       if (header !== undefined) {
         const parsed = parseUberTraceId(header);
         if (parsed === undefined) {
@@ -287,22 +282,4 @@ function firstRaw(value: unknown): string | undefined {
   return typeof raw === 'string' ? raw : undefined;
 }
 
-/**
- * The first value of a header with optional whitespace trimmed: an array's first item, or the part
- * before the first comma of a folded value. Empty reads as absent.
- */
-function firstValue(value: unknown): string | undefined {
-  const raw = firstRaw(value);
-  if (raw === undefined) return undefined;
-  let start = 0;
-  let end = raw.indexOf(',');
-  if (end < 0) end = raw.length;
-  while (start < end && isOws(raw.charCodeAt(start))) start++;
-  while (end > start && isOws(raw.charCodeAt(end - 1))) end--;
-  if (start === end) return undefined;
-  return start === 0 && end === raw.length ? raw : raw.slice(start, end);
-}
 
-function isOws(c: number): boolean {
-  return c === 0x20 || c === 0x09;
-}

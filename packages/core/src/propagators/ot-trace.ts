@@ -19,9 +19,6 @@
  * - Baggage entries whose key or value would make an invalid HTTP header are not written.
  */
 import {
-  createContextKey,
-  defaultTextMapGetter,
-  defaultTextMapSetter,
   isSpanContextValid,
   propagation,
   trace,
@@ -31,10 +28,10 @@ import {
   type TextMapPropagator,
   type TextMapSetter,
 } from '@opentelemetry/api';
-import { headerGetter, headerSetter } from '../carrier/headers.js';
 import { MAX_BAGGAGE_BYTES, MAX_BAGGAGE_MEMBERS } from '../wire/baggage.js';
 import { countDiagnostic } from '../diagnostics/diagnostics.js';
 import { isAllZeros, isHex, padTraceId } from '../wire/hex.js';
+import { firstHeaderValue, getterFor, isOws, isTracingSuppressed, setterFor } from './carrier-access.js';
 
 const OT_TRACE_ID_HEADER = 'ot-tracer-traceid';
 const OT_SPAN_ID_HEADER = 'ot-tracer-spanid';
@@ -46,9 +43,6 @@ const TRACE_ID_64_LENGTH = 16;
 const TRACE_ID_128_LENGTH = 32;
 const SPAN_ID_LENGTH = 16;
 
-// The key OpenTelemetry's suppressTracing() sets (context keys are Symbol.for-based): the SDK's own
-// exporter requests must carry no propagation headers.
-const SUPPRESS_TRACING_KEY = createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
 
 /** The ids and sampling decision of the `ot-tracer-*` headers. */
 export interface OTTraceHeaders {
@@ -95,8 +89,8 @@ export class OTTracePropagator implements TextMapPropagator {
   /** Writes `ot-tracer-traceid` (lower 64 bits), `ot-tracer-spanid`, `ot-tracer-sampled` and `ot-baggage-*`. */
   inject(context: Context, carrier: unknown, setter?: TextMapSetter): void {
     try {
-      if (context.getValue(SUPPRESS_TRACING_KEY) === true) return;
-      const set = setter === undefined || setter === defaultTextMapSetter ? headerSetter : setter;
+      if (isTracingSuppressed(context)) return;
+      const set = setterFor(setter);
       const spanContext = trace.getSpanContext(context);
       if (spanContext !== undefined && isSpanContextValid(spanContext)) {
         const traceId64 = spanContext.traceId.slice(TRACE_ID_128_LENGTH - TRACE_ID_64_LENGTH).toLowerCase();
@@ -126,12 +120,12 @@ export class OTTracePropagator implements TextMapPropagator {
    */
   extract(context: Context, carrier: unknown, getter?: TextMapGetter): Context {
     try {
-      const get = getter === undefined || getter === defaultTextMapGetter ? headerGetter : getter;
+      const get = getterFor(getter);
       let next = context;
-      const traceId = firstValue(get.get(carrier, OT_TRACE_ID_HEADER));
-      const spanId = firstValue(get.get(carrier, OT_SPAN_ID_HEADER));
+      const traceId = firstHeaderValue(get.get(carrier, OT_TRACE_ID_HEADER));
+      const spanId = firstHeaderValue(get.get(carrier, OT_SPAN_ID_HEADER));
       if (traceId !== undefined || spanId !== undefined) {
-        const parsed = parseOTTraceHeaders(traceId, spanId, firstValue(get.get(carrier, OT_SAMPLED_HEADER)));
+        const parsed = parseOTTraceHeaders(traceId, spanId, firstHeaderValue(get.get(carrier, OT_SAMPLED_HEADER)));
         if (parsed === undefined) {
           countDiagnostic('extract.trace.malformed');
         } else {
@@ -216,22 +210,4 @@ function startsWithIgnoreCase(text: string, lowerPrefix: string): boolean {
   return true;
 }
 
-/**
- * The first value of a header with optional whitespace trimmed: an array's first item, or the part
- * before the first comma of a folded value. Empty reads as absent.
- */
-function firstValue(value: unknown): string | undefined {
-  const raw: unknown = Array.isArray(value) ? value[0] : value;
-  if (typeof raw !== 'string') return undefined;
-  let start = 0;
-  let end = raw.indexOf(',');
-  if (end < 0) end = raw.length;
-  while (start < end && isOws(raw.charCodeAt(start))) start++;
-  while (end > start && isOws(raw.charCodeAt(end - 1))) end--;
-  if (start === end) return undefined;
-  return start === 0 && end === raw.length ? raw : raw.slice(start, end);
-}
 
-function isOws(c: number): boolean {
-  return c === 0x20 || c === 0x09;
-}

@@ -30,12 +30,12 @@ import {
   TRACEPARENT_HEADER,
 } from '../wire/traceparent.js';
 import { parseTracestate, TRACESTATE_HEADER } from '../wire/tracestate.js';
+import { isTracingSuppressed } from './carrier-access.js';
 
 // The API's span key and the key OpenTelemetry's SDK sets (suppressTracing) so that an exporter's
 // own requests carry no trace headers. Context keys are `Symbol.for(description)`, so these are the
 // very keys the API and @opentelemetry/core use.
 const SPAN_KEY = createContextKey('OpenTelemetry Context Key SPAN');
-const SUPPRESS_TRACING_KEY = createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
 
 /**
  * Propagates the active span context in the W3C `traceparent` / `tracestate` headers. Hand it to
@@ -71,7 +71,7 @@ export class TraceContextPropagator implements TextMapPropagator {
   inject(context: Context, carrier: unknown, setter?: TextMapSetter): void {
     try {
       const spanContext = trace.getSpanContext(context);
-      if (spanContext === undefined || context.getValue(SUPPRESS_TRACING_KEY) === true) return;
+      if (spanContext === undefined || isTracingSuppressed(context)) return;
       const traceparent = traceparentOf(spanContext);
       if (traceparent === undefined) return;
       const traceState = spanContext.traceState;

@@ -16,9 +16,6 @@
  *   parent span, so it yields no span context; it is not counted as malformed.
  */
 import {
-  createContextKey,
-  defaultTextMapGetter,
-  defaultTextMapSetter,
   isSpanContextValid,
   trace,
   TraceFlags,
@@ -27,9 +24,9 @@ import {
   type TextMapPropagator,
   type TextMapSetter,
 } from '@opentelemetry/api';
-import { headerGetter, headerSetter } from '../carrier/headers.js';
 import { countDiagnostic } from '../diagnostics/diagnostics.js';
 import { isAllZeros, isHex } from '../wire/hex.js';
+import { getterFor, isOws, isTracingSuppressed, setterFor } from './carrier-access.js';
 
 /** The header name, lower case as HTTP/2 requires (HTTP/1 reads it in any case). */
 const XRAY_HEADER = 'x-amzn-trace-id';
@@ -42,9 +39,6 @@ const ROOT_LENGTH = 2 + ROOT_TIME_LENGTH + 1 + ROOT_UNIQUE_LENGTH;
 /** `Parent` is a 64-bit segment id. */
 const PARENT_LENGTH = 16;
 
-// The key OpenTelemetry's suppressTracing() sets (context keys are Symbol.for-based): the SDK's own
-// exporter requests must carry no propagation headers.
-const SUPPRESS_TRACING_KEY = createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
 
 /** What an `X-Amzn-Trace-Id` value holds once parsed. */
 export interface XRayTraceHeader {
@@ -111,9 +105,6 @@ function trimmed(text: string, start: number, end: number): string {
   return text.slice(start, end);
 }
 
-function isOws(c: number): boolean {
-  return c === 0x20 || c === 0x09;
-}
 
 /**
  * Propagates trace context in the AWS X-Ray `X-Amzn-Trace-Id` header (`OTEL_PROPAGATORS=xray`).
@@ -130,8 +121,8 @@ export class XRayPropagator implements TextMapPropagator {
   inject(context: Context, carrier: unknown, setter?: TextMapSetter): void {
     try {
       const spanContext = trace.getSpanContext(context);
-      if (spanContext === undefined || !isSpanContextValid(spanContext) || context.getValue(SUPPRESS_TRACING_KEY) === true) return;
-      const set = setter === undefined || setter === defaultTextMapSetter ? headerSetter : setter;
+      if (spanContext === undefined || !isSpanContextValid(spanContext) || isTracingSuppressed(context)) return;
+      const set = setterFor(setter);
       const traceId = spanContext.traceId.toLowerCase();
       const spanId = spanContext.spanId.toLowerCase();
       const sampled = (spanContext.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED ? '1' : '0';
@@ -149,7 +140,7 @@ export class XRayPropagator implements TextMapPropagator {
    */
   extract(context: Context, carrier: unknown, getter?: TextMapGetter): Context {
     try {
-      const get = getter === undefined || getter === defaultTextMapGetter ? headerGetter : getter;
+      const get = getterFor(getter);
       const header = firstValue(get.get(carrier, XRAY_HEADER));
       if (header === undefined) return context;
       const parsed = parseXRayHeader(header);
