@@ -5,6 +5,7 @@
  * unchanged inbound header forwarded as it came (no decode and re-encode).
  */
 import {
+  createContextKey,
   propagation,
   type Baggage,
   type Context,
@@ -25,6 +26,10 @@ import {
   type ResolvedBaggageLimits,
 } from '../wire/baggage.js';
 import { getterFor, isTracingSuppressed, setterFor } from './carrier-access.js';
+import { overlayContext } from '../context/overlay-context.js';
+
+// The API's baggage key (createContextKey is Symbol.for-based: the very key propagation.getBaggage reads).
+const BAGGAGE_KEY = createContextKey('OpenTelemetry Baggage Key');
 
 /**
  * Options of {@link BaggagePropagator}.
@@ -109,7 +114,8 @@ export class BaggagePropagator implements TextMapPropagator {
         scanBaggage(text, limits, members);
         baggage = existing === undefined ? wireBaggageFromMembers(members) : mergeBaggageMembers(existing, members);
       }
-      return propagation.setBaggage(ctx, baggage);
+      // propagation.setBaggage(ctx, baggage), without copying the context's Map.
+      return overlayContext(ctx, BAGGAGE_KEY, baggage);
     } catch {
       countDiagnostic('internal.error');
       return ctx;
