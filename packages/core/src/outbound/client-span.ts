@@ -7,6 +7,7 @@
  * @see https://opentelemetry.io/docs/specs/semconv/http/http-spans/#http-client-span
  */
 import { SpanKind, SpanStatusCode, trace, type Context, type Exception, type Span, type Tracer, type TracerProvider } from '@opentelemetry/api';
+import { countDiagnostic } from '../diagnostics/diagnostics.js';
 
 const TRACER_NAME = '@ctxprop/core';
 
@@ -175,4 +176,19 @@ export function recordFailure(span: Span, error: unknown): void {
   // Not `instanceof Error`: errors from another realm (vm contexts, test runners) fail that.
   if (typeof message === 'string' || typeof name === 'string') span.recordException(error as Exception);
   span.setStatus({ code: SpanStatusCode.ERROR, message: typeof message === 'string' ? message : undefined });
+}
+
+/**
+ * Records the status of a response announced on a diagnostics channel (`{ request, response }`,
+ * the shape both node:http's and undici's channels publish) on the span kept for its request.
+ * Never throws.
+ */
+export function recordResponseMessage(spans: WeakMap<object, Span>, message: unknown): void {
+  try {
+    const { request, response } = (message ?? {}) as { request?: object; response?: { statusCode?: unknown } };
+    const span = request === undefined ? undefined : spans.get(request);
+    if (span !== undefined && typeof response?.statusCode === 'number') recordResponse(span, response.statusCode);
+  } catch {
+    countDiagnostic('internal.error');
+  }
 }

@@ -20,7 +20,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { Agent, type ClientRequest } from 'node:http';
 import type { Span } from '@opentelemetry/api';
 import { countDiagnostic } from '../diagnostics/diagnostics.js';
-import { recordFailure, recordResponse, type OutgoingTarget } from './client-span.js';
+import { recordFailure, recordResponseMessage, type OutgoingTarget } from './client-span.js';
 import { outboundState, type InstalledHook } from './outbound-state.js';
 import { prepareOutgoingCall, type HeaderList } from './outgoing-call.js';
 
@@ -123,13 +123,7 @@ function onCreated(message: unknown): void {
 }
 
 function onResponse(message: unknown): void {
-  try {
-    const { request, response } = (message ?? {}) as { request?: object; response?: { statusCode?: unknown } };
-    const span = request === undefined ? undefined : spans.get(request);
-    if (span !== undefined && typeof response?.statusCode === 'number') recordResponse(span, response.statusCode);
-  } catch {
-    countDiagnostic('internal.error');
-  }
+  recordResponseMessage(spans, message);
 }
 
 function onError(message: unknown): void {

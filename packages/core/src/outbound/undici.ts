@@ -16,7 +16,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { Span } from '@opentelemetry/api';
 import { countDiagnostic } from '../diagnostics/diagnostics.js';
 import { filterBaggageHeader, reportTraceWithheld } from './apply-policy.js';
-import { recordFailure, recordResponse, type OutgoingTarget } from './client-span.js';
+import { recordFailure, recordResponseMessage, type OutgoingTarget } from './client-span.js';
 import type { SensitiveDataGuard } from '../policy/sensitive-data.js';
 import { isHeaderName, isHeaderValue } from './header-safety.js';
 import { outboundState, type InstalledHook } from './outbound-state.js';
@@ -194,13 +194,7 @@ function onRequestCreate(message: unknown): void {
 }
 
 function onResponseHeaders(message: unknown): void {
-  try {
-    const { request, response } = (message ?? {}) as { request?: object; response?: { statusCode?: unknown } };
-    const span = request === undefined ? undefined : spans.get(request);
-    if (span !== undefined && typeof response?.statusCode === 'number') recordResponse(span, response.statusCode);
-  } catch {
-    countDiagnostic('internal.error');
-  }
+  recordResponseMessage(spans, message);
 }
 
 function endSpan(message: unknown, failed: boolean): void {

@@ -24,11 +24,12 @@ import {
   type TextMapPropagator,
   type TextMapSetter,
 } from '@opentelemetry/api';
-import { MAX_BAGGAGE_BYTES, MAX_BAGGAGE_MEMBERS } from '../wire/baggage.js';
+import { isBaggageKey } from '../wire/baggage.js';
 import { countDiagnostic } from '../diagnostics/diagnostics.js';
 import { InvalidOptionError } from '../errors.js';
 import { byteToHex, hexByteAt, isAllZeros, isHex, padTraceId } from '../wire/hex.js';
 import { firstHeaderValue, getterFor, isTracingSuppressed, setterFor } from './carrier-access.js';
+import { extractPrefixedBaggage } from './prefixed-baggage.js';
 
 /** The trace header's default name. */
 const UBER_TRACE_ID_HEADER = 'uber-trace-id';
@@ -160,7 +161,7 @@ export class JaegerPropagator implements TextMapPropagator {
       if (baggage === undefined) return;
       for (const [key, entry] of baggage.getAllEntries()) {
         // A key that is not an HTTP token would make an invalid header name (Node throws on those).
-        if (!isToken(key)) continue;
+        if (!isBaggageKey(key)) continue;
         const value = encodeValue(entry.value);
         if (value !== undefined) set.set(carrier, this.baggagePrefix + key, value);
       }
@@ -196,7 +197,7 @@ export class JaegerPropagator implements TextMapPropagator {
           else if (next.getValue(DEBUG_KEY) !== undefined) next = next.deleteValue(DEBUG_KEY);
         }
       }
-      return this.extractBaggage(next, carrier, get);
+      return extractPrefixedBaggage(next, carrier, get, this.baggagePrefix, decodeValue);
     } catch {
       countDiagnostic('internal.error');
       return context;
@@ -207,35 +208,14 @@ export class JaegerPropagator implements TextMapPropagator {
   fields(): string[] {
     return [this.traceHeader];
   }
+}
 
-  private extractBaggage(context: Context, carrier: unknown, get: TextMapGetter): Context {
-    const prefix = this.baggagePrefix;
-    let baggage = propagation.getBaggage(context);
-    let added = 0;
-    let bytes = 0;
-    for (const name of get.keys(carrier)) {
-      if (typeof name !== 'string' || name.length <= prefix.length || !startsWithIgnoreCase(name, prefix)) continue;
-      const raw = firstRaw(get.get(carrier, name));
-      if (raw === undefined) continue;
-      let value: string;
-      try {
-        value = decodeURIComponent(raw);
-      } catch {
-        countDiagnostic('extract.baggage.invalid_member');
-        continue;
-      }
-      const key = name.slice(prefix.length);
-      bytes += key.length + 1 + raw.length;
-      // Held to the W3C Baggage limits (https://www.w3.org/TR/baggage/#limits) so the entries can
-      // still be forwarded as one `baggage` header.
-      if (added >= MAX_BAGGAGE_MEMBERS || bytes > MAX_BAGGAGE_BYTES) {
-        countDiagnostic('extract.baggage.over_limit');
-        continue;
-      }
-      baggage = (baggage ?? propagation.createBaggage()).setEntry(key, { value });
-      added++;
-    }
-    return added === 0 || baggage === undefined ? context : propagation.setBaggage(context, baggage);
+/** URL-decodes a baggage value; undefined when it is not valid percent-encoded UTF-8. */
+function decodeValue(raw: string): string | undefined {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return undefined;
   }
 }
 
@@ -250,36 +230,13 @@ function encodeValue(value: unknown): string | undefined {
 }
 
 function headerNameOption(option: string, value: unknown): string {
-  if (typeof value !== 'string' || !isToken(value)) {
+  if (typeof value !== 'string' || !isBaggageKey(value)) {
     throw new InvalidOptionError(option, 'a non-empty HTTP header name (letters, digits and !#$%&\'*+-.^_`|~)', value);
   }
   return value.toLowerCase();
 }
 
-/** RFC 9110 token: https://www.rfc-editor.org/rfc/rfc9110#name-tokens */
-function isToken(text: string): boolean {
-  if (text.length === 0) return false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    const alphanumeric = (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a);
-    if (!alphanumeric && "!#$%&'*+-.^_`|~".indexOf(text[i]!) < 0) return false;
-  }
-  return true;
-}
 
-function startsWithIgnoreCase(text: string, lowerPrefix: string): boolean {
-  for (let i = 0; i < lowerPrefix.length; i++) {
-    let c = text.charCodeAt(i);
-    if (c >= 0x41 && c <= 0x5a) c |= 0x20;
-    if (c !== lowerPrefix.charCodeAt(i)) return false;
-  }
-  return true;
-}
 
-/** The first value of a repeated header (arrays only: a baggage value may contain commas). */
-function firstRaw(value: unknown): string | undefined {
-  const raw: unknown = Array.isArray(value) ? value[0] : value;
-  return typeof raw === 'string' ? raw : undefined;
-}
 
 

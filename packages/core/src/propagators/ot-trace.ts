@@ -28,10 +28,11 @@ import {
   type TextMapPropagator,
   type TextMapSetter,
 } from '@opentelemetry/api';
-import { MAX_BAGGAGE_BYTES, MAX_BAGGAGE_MEMBERS } from '../wire/baggage.js';
+import { isBaggageKey } from '../wire/baggage.js';
 import { countDiagnostic } from '../diagnostics/diagnostics.js';
 import { isAllZeros, isHex, padTraceId } from '../wire/hex.js';
 import { firstHeaderValue, getterFor, isOws, isTracingSuppressed, setterFor } from './carrier-access.js';
+import { extractPrefixedBaggage } from './prefixed-baggage.js';
 
 const OT_TRACE_ID_HEADER = 'ot-tracer-traceid';
 const OT_SPAN_ID_HEADER = 'ot-tracer-spanid';
@@ -105,7 +106,7 @@ export class OTTracePropagator implements TextMapPropagator {
       const baggage = propagation.getBaggage(context);
       if (baggage === undefined) return;
       for (const [key, entry] of baggage.getAllEntries()) {
-        if (!isToken(key) || !isHeaderValue(entry.value)) continue;
+        if (!isBaggageKey(key) || !isHeaderValue(entry.value)) continue;
         set.set(carrier, OT_BAGGAGE_PREFIX + key, entry.value);
       }
     } catch {
@@ -137,7 +138,7 @@ export class OTTracePropagator implements TextMapPropagator {
           });
         }
       }
-      return extractBaggage(next, carrier, get);
+      return extractPrefixedBaggage(next, carrier, get, OT_BAGGAGE_PREFIX, keepValue);
     } catch {
       countDiagnostic('internal.error');
       return context;
@@ -150,47 +151,18 @@ export class OTTracePropagator implements TextMapPropagator {
   }
 }
 
-function extractBaggage(context: Context, carrier: unknown, get: TextMapGetter): Context {
-  let baggage = propagation.getBaggage(context);
-  let added = 0;
-  let bytes = 0;
-  for (const name of get.keys(carrier)) {
-    if (typeof name !== 'string' || name.length <= OT_BAGGAGE_PREFIX.length || !startsWithIgnoreCase(name, OT_BAGGAGE_PREFIX)) {
-      continue;
-    }
-    const raw = get.get(carrier, name);
-    const value: unknown = Array.isArray(raw) ? raw[0] : raw;
-    if (typeof value !== 'string') continue;
-    const key = name.slice(OT_BAGGAGE_PREFIX.length);
-    bytes += key.length + 1 + value.length;
-    // Held to the W3C Baggage limits (https://www.w3.org/TR/baggage/#limits) so the entries can
-    // still be forwarded as one `baggage` header.
-    if (added >= MAX_BAGGAGE_MEMBERS || bytes > MAX_BAGGAGE_BYTES) {
-      countDiagnostic('extract.baggage.over_limit');
-      continue;
-    }
-    baggage = (baggage ?? propagation.createBaggage()).setEntry(key, { value });
-    added++;
-  }
-  return added === 0 || baggage === undefined ? context : propagation.setBaggage(context, baggage);
-}
 
-/** RFC 9110 token: https://www.rfc-editor.org/rfc/rfc9110#name-tokens */
-function isToken(text: string): boolean {
-  if (text.length === 0) return false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    const alphanumeric = (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a);
-    if (!alphanumeric && "!#$%&'*+-.^_`|~".indexOf(text[i]!) < 0) return false;
-  }
-  return true;
-}
 
 /**
  * RFC 9110 field value limited to visible ASCII, space and tab, without leading or trailing
  * whitespace: https://www.rfc-editor.org/rfc/rfc9110#name-field-values. (obs-text is refused
  * because Node and fetch reject or mangle it.)
  */
+/** OT baggage values are sent as they are. */
+function keepValue(raw: string): string {
+  return raw;
+}
+
 function isHeaderValue(text: string): boolean {
   const length = text.length;
   if (length > 0 && (isOws(text.charCodeAt(0)) || isOws(text.charCodeAt(length - 1)))) return false;
@@ -201,13 +173,5 @@ function isHeaderValue(text: string): boolean {
   return true;
 }
 
-function startsWithIgnoreCase(text: string, lowerPrefix: string): boolean {
-  for (let i = 0; i < lowerPrefix.length; i++) {
-    let c = text.charCodeAt(i);
-    if (c >= 0x41 && c <= 0x5a) c |= 0x20;
-    if (c !== lowerPrefix.charCodeAt(i)) return false;
-  }
-  return true;
-}
 
 

@@ -1,0 +1,56 @@
+/**
+ * Baggage carried as one header per entry under a prefix (`uberctx-{key}` for Jaeger,
+ * `ot-baggage-{key}` for OpenTracing), read into the context's baggage. The entries are held to
+ * the W3C Baggage limits (https://www.w3.org/TR/baggage/#limits) so that they can still be
+ * forwarded as one `baggage` header.
+ */
+import { propagation, type Context, type TextMapGetter } from '@opentelemetry/api';
+import { countDiagnostic } from '../diagnostics/diagnostics.js';
+import { MAX_BAGGAGE_BYTES, MAX_BAGGAGE_MEMBERS } from '../wire/baggage-limits.js';
+
+/**
+ * Adds every `{prefix}{key}` header of `carrier` to the baggage of `context`. `decode` turns a
+ * header value into the entry's value, or undefined when it cannot (counted as
+ * `extract.baggage.invalid_member`). `prefix` is lower case; header names match in any case.
+ */
+export function extractPrefixedBaggage(
+  context: Context,
+  carrier: unknown,
+  get: TextMapGetter,
+  prefix: string,
+  decode: (raw: string) => string | undefined,
+): Context {
+  let baggage = propagation.getBaggage(context);
+  let added = 0;
+  let bytes = 0;
+  for (const name of get.keys(carrier)) {
+    if (typeof name !== 'string' || name.length <= prefix.length || !startsWithIgnoreCase(name, prefix)) continue;
+    const header = get.get(carrier, name);
+    // The first of repeated headers (arrays only: a baggage value may contain commas).
+    const raw: unknown = Array.isArray(header) ? header[0] : header;
+    if (typeof raw !== 'string') continue;
+    const value = decode(raw);
+    if (value === undefined) {
+      countDiagnostic('extract.baggage.invalid_member');
+      continue;
+    }
+    const key = name.slice(prefix.length);
+    bytes += key.length + 1 + raw.length;
+    if (added >= MAX_BAGGAGE_MEMBERS || bytes > MAX_BAGGAGE_BYTES) {
+      countDiagnostic('extract.baggage.over_limit');
+      continue;
+    }
+    baggage = (baggage ?? propagation.createBaggage()).setEntry(key, { value });
+    added++;
+  }
+  return added === 0 || baggage === undefined ? context : propagation.setBaggage(context, baggage);
+}
+
+function startsWithIgnoreCase(text: string, lowerPrefix: string): boolean {
+  for (let i = 0; i < lowerPrefix.length; i++) {
+    let c = text.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+    if (c !== lowerPrefix.charCodeAt(i)) return false;
+  }
+  return true;
+}
