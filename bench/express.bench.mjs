@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-// Express, served four ways: bare; with ctxprop and no SDK; with ctxprop and the OpenTelemetry SDK
-// recording SERVER spans; and with OpenTelemetry's auto-instrumentation (instrumentation-http +
-// instrumentation-express + SDK) doing the same job. Requests carry a traceparent and three
-// baggage members. Server CPU per request and requests/s over interleaved paired rounds
-// (bench/lib/http-load.mjs), medians of per-round ratios.
+// Express, served five ways: bare; with the hand-written minimal context the issue's targets are
+// set against (servers/hand-written-context.mjs: one AsyncLocalStorage, a traceparent regex, a
+// baggage split); with ctxprop and no SDK; with ctxprop and the OpenTelemetry SDK recording SERVER
+// spans; and with OpenTelemetry's auto-instrumentation (instrumentation-http + instrumentation-express +
+// SDK) doing the same job. Requests carry a traceparent and three baggage members. Server CPU per
+// request (user and system) and requests/s over interleaved paired rounds, fresh server processes
+// each round (bench/lib/http-load.mjs), medians of per-round ratios.
 // Targets (issue 3): ctxprop without SDK <= 1.10x bare CPU per request; ctxprop with the SDK at
 // least 1.5x less CPU per request than OpenTelemetry's auto-instrumentation.
 // BENCH_EXPRESS=4 runs the same on Express 4. Imports the BUILT packages (`pnpm build` first).

@@ -1,6 +1,7 @@
 /**
  * HTTP load harness for the framework benchmarks: server CPU time per request and requests/s,
- * measured over interleaved, paired rounds, reported as medians of the per-round ratios.
+ * measured over interleaved, paired rounds (fresh server processes each round), reported as
+ * medians of the per-round ratios.
  *
  * Why this shape: on a 2-core machine the load generator saturates its core on a fast route, so
  * requests/s alone hides a server's overhead; the server's own CPU counters (process.cpuUsage,
@@ -14,11 +15,14 @@
  *     rounds = 7, seconds = 4, warmupSeconds = 2, connections = 32, path = '/',
  *     method = 'GET', headers = {}, body,
  *     pairs = [['otel-auto', 'ctxprop-sdk']],   // extra "a costs N x b" lines
- *   }) -> Promise<{ variants: {name, rps, cpuPerRequestUs, cpuRatio, rpsRatio}[], pairs }>
+ *     rate,                                     // optional fixed offered load (req/s); BENCH_RATE
+ *   }) -> Promise<{ variants: {name, rps, cpuPerRequestUs, userPerRequestUs, systemPerRequestUs,
+ *                   cpuRatio, userRatio, rpsRatio}[], pairs }>
  *
  * A variant's `script` is a server file that listens on 127.0.0.1:0 and calls `ready(server)`
- * from `./server-ipc.mjs`. Every server is started once and stays up; only one is under load at
- * a time. Environment: BENCH_ROUNDS, BENCH_SECONDS, BENCH_CONNECTIONS override the defaults.
+ * from `./server-ipc.mjs`. Every round starts every server afresh and warms it; only one is under
+ * load at a time. Environment: BENCH_ROUNDS, BENCH_SECONDS, BENCH_CONNECTIONS and BENCH_RATE
+ * override the defaults.
  */
 import { fork, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -52,7 +56,7 @@ function readCpu(server) {
     const onMessage = (message) => {
       if (message?.type === 'cpu' && message.id === id) {
         server.child.off('message', onMessage);
-        resolve(message.usage.user + message.usage.system);
+        resolve(message.usage);
       }
     };
     server.child.on('message', onMessage);
@@ -83,12 +87,15 @@ async function measure(server, options, seconds) {
     headers: options.headers,
     method: options.method,
     body: options.body,
+    rate: options.rate,
   });
   const after = await readCpu(server);
   if (load.errors > 0 || load.non2xx > 0 || load.requests === 0) {
     throw new Error(`bench: ${server.name} answered ${load.non2xx} non-2xx and ${load.errors} errors of ${load.requests}`);
   }
-  return { rps: load.rps, cpuPerRequestUs: (after - before) / load.requests, p99: load.latencyP99 };
+  const user = (after.user - before.user) / load.requests;
+  const system = (after.system - before.system) / load.requests;
+  return { rps: load.rps, cpuPerRequestUs: user + system, userPerRequestUs: user, systemPerRequestUs: system, p99: load.latencyP99 };
 }
 
 function median(values) {
@@ -112,44 +119,52 @@ export async function compareServers(options) {
     body: options.body,
     baseline: options.baseline ?? options.variants[0].name,
     pairs: options.pairs ?? [],
+    rate: process.env.BENCH_RATE ? Number(process.env.BENCH_RATE) : options.rate,
   };
   console.log(`\n${options.title}`);
   console.log(`  ${opts.rounds} interleaved rounds x ${opts.seconds} s, ${opts.connections} connections, ${opts.method} ${opts.path}`);
-  const servers = [];
-  try {
-    for (const variant of options.variants) servers.push(await startServer(variant));
-    for (const server of servers) await measure(server, opts, opts.warmupSeconds);
-    const samples = new Map(servers.map((s) => [s.name, []]));
-    for (let round = 0; round < opts.rounds; round++) {
+  // Each round starts fresh server processes: one process's JIT can settle in a faster or slower
+  // state for its whole life, so a variant served by one process for every round would carry that
+  // luck into all its samples.
+  const samples = new Map(options.variants.map((v) => [v.name, []]));
+  const names = options.variants.map((v) => v.name);
+  for (let round = 0; round < opts.rounds; round++) {
+    const servers = [];
+    try {
+      for (const variant of options.variants) servers.push(await startServer(variant));
+      for (const server of servers) await measure(server, opts, opts.warmupSeconds);
       const order = servers.map((_, i) => servers[(i + round) % servers.length]);
       for (const server of order) samples.get(server.name).push(await measure(server, opts, opts.seconds));
-      process.stdout.write(`  round ${round + 1}/${opts.rounds} done\r`);
+    } finally {
+      for (const server of servers) server.child.send({ type: 'exit' });
     }
-    process.stdout.write('\n');
-    const base = samples.get(opts.baseline);
-    const rows = servers.map((server) => {
-      const runs = samples.get(server.name);
-      return {
-        name: server.name,
-        rps: median(runs.map((r) => r.rps)),
-        cpuPerRequestUs: median(runs.map((r) => r.cpuPerRequestUs)),
-        cpuRatio: median(runs.map((r, i) => r.cpuPerRequestUs / base[i].cpuPerRequestUs)),
-        rpsRatio: median(runs.map((r, i) => r.rps / base[i].rps)),
-      };
-    });
-    console.log(`  ${'variant'.padEnd(28)} ${'req/s'.padStart(9)} ${'CPU us/req'.padStart(11)} ${'CPU x bare'.padStart(11)} ${'req/s x bare'.padStart(13)}`);
-    for (const row of rows) {
-      console.log(
-        `  ${row.name.padEnd(28)} ${fmt(row.rps, 0).padStart(9)} ${fmt(row.cpuPerRequestUs, 1).padStart(11)} ${fmt(row.cpuRatio).padStart(11)} ${fmt(row.rpsRatio).padStart(13)}`,
-      );
-    }
-    const pairs = opts.pairs.map(([a, b]) => {
-      const ratio = median(samples.get(a).map((r, i) => r.cpuPerRequestUs / samples.get(b)[i].cpuPerRequestUs));
-      console.log(`  ${a} uses ${fmt(ratio)}x the CPU per request of ${b}`);
-      return { a, b, cpuRatio: ratio };
-    });
-    return { variants: rows, pairs };
-  } finally {
-    for (const server of servers) server.child.send({ type: 'exit' });
+    process.stdout.write(`  round ${round + 1}/${opts.rounds} done\r`);
   }
+  process.stdout.write('\n');
+  const base = samples.get(opts.baseline);
+  const rows = names.map((name) => {
+    const runs = samples.get(name);
+    return {
+      name,
+      rps: median(runs.map((r) => r.rps)),
+      cpuPerRequestUs: median(runs.map((r) => r.cpuPerRequestUs)),
+      userPerRequestUs: median(runs.map((r) => r.userPerRequestUs)),
+      systemPerRequestUs: median(runs.map((r) => r.systemPerRequestUs)),
+      userRatio: median(runs.map((r, i) => r.userPerRequestUs / base[i].userPerRequestUs)),
+      cpuRatio: median(runs.map((r, i) => r.cpuPerRequestUs / base[i].cpuPerRequestUs)),
+      rpsRatio: median(runs.map((r, i) => r.rps / base[i].rps)),
+    };
+  });
+  console.log(`  ${'variant'.padEnd(28)} ${'req/s'.padStart(9)} ${'CPU us/req'.padStart(11)} ${'CPU x bare'.padStart(11)} ${'req/s x bare'.padStart(13)} ${'user us'.padStart(8)} ${'sys us'.padStart(7)} ${'user x bare'.padStart(12)}`);
+  for (const row of rows) {
+    console.log(
+      `  ${row.name.padEnd(28)} ${fmt(row.rps, 0).padStart(9)} ${fmt(row.cpuPerRequestUs, 1).padStart(11)} ${fmt(row.cpuRatio).padStart(11)} ${fmt(row.rpsRatio).padStart(13)} ${fmt(row.userPerRequestUs, 1).padStart(8)} ${fmt(row.systemPerRequestUs, 1).padStart(7)} ${fmt(row.userRatio).padStart(12)}`,
+    );
+  }
+  const pairs = opts.pairs.map(([a, b]) => {
+    const ratio = median(samples.get(a).map((r, i) => r.cpuPerRequestUs / samples.get(b)[i].cpuPerRequestUs));
+    console.log(`  ${a} uses ${fmt(ratio)}x the CPU per request of ${b}`);
+    return { a, b, cpuRatio: ratio };
+  });
+  return { variants: rows, pairs };
 }

@@ -11,6 +11,7 @@ const result = await autocannon({
   headers: config.headers,
   method: config.method ?? 'GET',
   body: config.body,
+  ...(config.rate ? { overallRate: config.rate } : {}),
 });
 process.stdout.write(
   `${JSON.stringify({

@@ -220,4 +220,38 @@ describe('runEmitterInContext()', () => {
     expect(emitter.emit('tick')).toBe(false);
     expect(seen).toEqual(['first', 'second']);
   });
+
+  it('passes arguments and the return value through, with and without listeners', () => {
+    const scope = handlerFor().start(fakeRequest({ baggage: 'who=first' }))!;
+    const emitter = new EventEmitter();
+    runEmitterInContext(emitter, scope.context);
+    const received: unknown[][] = [];
+    emitter.on('chunk', (...args: unknown[]) => received.push([...args, activeBaggageValue('who')]));
+    const listened = context.with(ROOT_CONTEXT, () => emitter.emit('chunk', 1, 'two', { three: 3 }));
+    const unlistened = context.with(ROOT_CONTEXT, () => emitter.emit('nobody-listens', 1));
+    expect(listened).toBe(true);
+    expect(unlistened).toBe(false);
+    expect(received).toEqual([[1, 'two', { three: 3 }, 'first']]);
+  });
+
+  it("still throws an 'error' nobody listens to, and runs a listener added for it later in the context", () => {
+    const scope = handlerFor().start(fakeRequest({ baggage: 'who=first' }))!;
+    const emitter = new EventEmitter();
+    runEmitterInContext(emitter, scope.context);
+    const failure = new Error('socket hang up');
+    expect(() => context.with(ROOT_CONTEXT, () => emitter.emit('error', failure))).toThrow(/socket hang up/);
+    let seen: string | undefined;
+    emitter.on('error', () => (seen = activeBaggageValue('who')));
+    context.with(ROOT_CONTEXT, () => emitter.emit('error', failure));
+    expect(seen).toBe('first');
+  });
+
+  it('wraps every event of an emitter that keeps no EventEmitter listener table', () => {
+    const scope = handlerFor().start(fakeRequest({ baggage: 'who=first' }))!;
+    const seen: (string | undefined)[] = [];
+    const emitter = { emit: (event: string) => seen.push(`${event}:${activeBaggageValue('who')}`) > 0 };
+    runEmitterInContext(emitter, scope.context);
+    context.with(ROOT_CONTEXT, () => emitter.emit('custom'));
+    expect(seen).toEqual(['custom:first']);
+  });
 });
