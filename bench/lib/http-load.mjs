@@ -17,7 +17,7 @@
  *     pairs = [['otel-auto', 'ctxprop-sdk']],   // extra "a costs N x b" lines
  *     rate,                                     // optional fixed offered load (req/s); BENCH_RATE
  *   }) -> Promise<{ variants: {name, rps, cpuPerRequestUs, userPerRequestUs, systemPerRequestUs,
- *                   cpuRatio, userRatio, rpsRatio}[], pairs }>
+ *                   cpuRatio, cpuRatioQuartiles, userRatio, rpsRatio}[], pairs }>
  *
  * A variant's `script` is a server file that listens on 127.0.0.1:0 and calls `ready(server)`
  * from `./server-ipc.mjs`. Every round starts every server afresh and warms it; only one is under
@@ -98,6 +98,14 @@ async function measure(server, options, seconds) {
   return { rps: load.rps, cpuPerRequestUs: user + system, userPerRequestUs: user, systemPerRequestUs: system, p99: load.latencyP99 };
 }
 
+/** The p-quantile (0..1) of `values`, linearly interpolated. */
+function quantile(values, p) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (sorted.length - 1) * p;
+  const low = Math.floor(at);
+  return sorted[low] + (sorted[Math.ceil(at)] - sorted[low]) * (at - low);
+}
+
 function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
@@ -152,18 +160,21 @@ export async function compareServers(options) {
       systemPerRequestUs: median(runs.map((r) => r.systemPerRequestUs)),
       userRatio: median(runs.map((r, i) => r.userPerRequestUs / base[i].userPerRequestUs)),
       cpuRatio: median(runs.map((r, i) => r.cpuPerRequestUs / base[i].cpuPerRequestUs)),
+      // The middle half of the per-round ratios: how far one run's median can move on this machine.
+      cpuRatioQuartiles: [0.25, 0.75].map((p) => quantile(runs.map((r, i) => r.cpuPerRequestUs / base[i].cpuPerRequestUs), p)),
       rpsRatio: median(runs.map((r, i) => r.rps / base[i].rps)),
     };
   });
-  console.log(`  ${'variant'.padEnd(28)} ${'req/s'.padStart(9)} ${'CPU us/req'.padStart(11)} ${'CPU x bare'.padStart(11)} ${'req/s x bare'.padStart(13)} ${'user us'.padStart(8)} ${'sys us'.padStart(7)} ${'user x bare'.padStart(12)}`);
+  console.log(`  ${'variant'.padEnd(28)} ${'req/s'.padStart(9)} ${'CPU us/req'.padStart(11)} ${'CPU x bare'.padStart(11)} ${'req/s x bare'.padStart(13)} ${'user us'.padStart(8)} ${'sys us'.padStart(7)} ${'user x bare'.padStart(12)}  CPU x bare, middle half of rounds`);
   for (const row of rows) {
     console.log(
-      `  ${row.name.padEnd(28)} ${fmt(row.rps, 0).padStart(9)} ${fmt(row.cpuPerRequestUs, 1).padStart(11)} ${fmt(row.cpuRatio).padStart(11)} ${fmt(row.rpsRatio).padStart(13)} ${fmt(row.userPerRequestUs, 1).padStart(8)} ${fmt(row.systemPerRequestUs, 1).padStart(7)} ${fmt(row.userRatio).padStart(12)}`,
+      `  ${row.name.padEnd(28)} ${fmt(row.rps, 0).padStart(9)} ${fmt(row.cpuPerRequestUs, 1).padStart(11)} ${fmt(row.cpuRatio).padStart(11)} ${fmt(row.rpsRatio).padStart(13)} ${fmt(row.userPerRequestUs, 1).padStart(8)} ${fmt(row.systemPerRequestUs, 1).padStart(7)} ${fmt(row.userRatio).padStart(12)}  ${fmt(row.cpuRatioQuartiles[0])}-${fmt(row.cpuRatioQuartiles[1])}`,
     );
   }
   const pairs = opts.pairs.map(([a, b]) => {
-    const ratio = median(samples.get(a).map((r, i) => r.cpuPerRequestUs / samples.get(b)[i].cpuPerRequestUs));
-    console.log(`  ${a} uses ${fmt(ratio)}x the CPU per request of ${b}`);
+    const ratios = samples.get(a).map((r, i) => r.cpuPerRequestUs / samples.get(b)[i].cpuPerRequestUs);
+    const ratio = median(ratios);
+    console.log(`  ${a} uses ${fmt(ratio)}x the CPU per request of ${b} (middle half of rounds ${fmt(quantile(ratios, 0.25))}-${fmt(quantile(ratios, 0.75))})`);
     return { a, b, cpuRatio: ratio };
   });
   return { variants: rows, pairs };
