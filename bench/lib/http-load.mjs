@@ -150,19 +150,23 @@ export async function compareServers(options) {
   }
   process.stdout.write('\n');
   const base = samples.get(opts.baseline);
+  // Per-round ratios of one field, variant `a` over variant `b` (paired by round).
+  const ratios = (a, b, field) => a.map((r, i) => r[field] / b[i][field]);
+  // The middle half of the per-round ratios: how far one run's median can move on this machine.
+  const quartiles = (values) => [quantile(values, 0.25), quantile(values, 0.75)];
   const rows = names.map((name) => {
     const runs = samples.get(name);
+    const cpuRatios = ratios(runs, base, 'cpuPerRequestUs');
     return {
       name,
       rps: median(runs.map((r) => r.rps)),
       cpuPerRequestUs: median(runs.map((r) => r.cpuPerRequestUs)),
       userPerRequestUs: median(runs.map((r) => r.userPerRequestUs)),
       systemPerRequestUs: median(runs.map((r) => r.systemPerRequestUs)),
-      userRatio: median(runs.map((r, i) => r.userPerRequestUs / base[i].userPerRequestUs)),
-      cpuRatio: median(runs.map((r, i) => r.cpuPerRequestUs / base[i].cpuPerRequestUs)),
-      // The middle half of the per-round ratios: how far one run's median can move on this machine.
-      cpuRatioQuartiles: [0.25, 0.75].map((p) => quantile(runs.map((r, i) => r.cpuPerRequestUs / base[i].cpuPerRequestUs), p)),
-      rpsRatio: median(runs.map((r, i) => r.rps / base[i].rps)),
+      userRatio: median(ratios(runs, base, 'userPerRequestUs')),
+      cpuRatio: median(cpuRatios),
+      cpuRatioQuartiles: quartiles(cpuRatios),
+      rpsRatio: median(ratios(runs, base, 'rps')),
     };
   });
   console.log(`  ${'variant'.padEnd(28)} ${'req/s'.padStart(9)} ${'CPU us/req'.padStart(11)} ${'CPU x bare'.padStart(11)} ${'req/s x bare'.padStart(13)} ${'user us'.padStart(8)} ${'sys us'.padStart(7)} ${'user x bare'.padStart(12)}  CPU x bare, middle half of rounds`);
@@ -172,9 +176,10 @@ export async function compareServers(options) {
     );
   }
   const pairs = opts.pairs.map(([a, b]) => {
-    const ratios = samples.get(a).map((r, i) => r.cpuPerRequestUs / samples.get(b)[i].cpuPerRequestUs);
-    const ratio = median(ratios);
-    console.log(`  ${a} uses ${fmt(ratio)}x the CPU per request of ${b} (middle half of rounds ${fmt(quantile(ratios, 0.25))}-${fmt(quantile(ratios, 0.75))})`);
+    const pairRatios = ratios(samples.get(a), samples.get(b), 'cpuPerRequestUs');
+    const ratio = median(pairRatios);
+    const [low, high] = quartiles(pairRatios);
+    console.log(`  ${a} uses ${fmt(ratio)}x the CPU per request of ${b} (middle half of rounds ${fmt(low)}-${fmt(high)})`);
     return { a, b, cpuRatio: ratio };
   });
   return { variants: rows, pairs };

@@ -43,12 +43,11 @@ function applyEmit(emitter: BindableEmitter, args: ArrayLike<unknown>): boolean 
  * always wrapped.
  */
 function emitInContext(this: BindableEmitter, event: string | symbol): boolean {
+  // `arguments`, not a rest parameter: no array per event.
   const events = this._events;
   if ((typeof events === 'object' && events !== null && events[event] === undefined) || context.active() === this[BOUND_CONTEXT]) {
-    // eslint-disable-next-line prefer-rest-params -- no array per event
     return applyEmit(this, arguments);
   }
-  // eslint-disable-next-line prefer-rest-params
   return context.with(this[BOUND_CONTEXT]!, applyEmit, undefined, this, arguments);
 }
 
