@@ -11,12 +11,13 @@
  *
  * API:
  *   compareServers({
- *     title, variants: [{ name, script, env? }], baseline: 'bare',
+ *     title, variants: [{ name, script, env?, execArgv? }], baseline: 'bare',
  *     rounds = 7, seconds = 4, warmupSeconds = 2, connections = 32, path = '/',
  *     method = 'GET', headers = {}, body,
  *     pairs = [['otel-auto', 'ctxprop-sdk']],   // extra "a costs N x b" lines
  *     rate,                                     // optional fixed offered load (req/s); BENCH_RATE
  *   }) -> Promise<{ variants: {name, rps, cpuPerRequestUs, userPerRequestUs, systemPerRequestUs,
+ *                   mainThreadPerRequestUs, otherThreadsPerRequestUs, mainThreadRatio,
  *                   cpuRatio, cpuRatioQuartiles, userRatio, rpsRatio}[], pairs }>
  *
  * A variant's `script` is a server file that listens on 127.0.0.1:0 and calls `ready(server)`
@@ -34,7 +35,7 @@ function startServer(variant) {
   return new Promise((resolve, reject) => {
     const child = fork(variant.script, [], {
       env: { ...process.env, ...variant.env },
-      execArgv: ['--expose-gc'],
+      execArgv: ['--expose-gc', ...(variant.execArgv ?? [])],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const timer = setTimeout(() => reject(new Error(`bench: ${variant.name} did not start in 20 s`)), 20_000);
@@ -56,7 +57,7 @@ function readCpu(server) {
     const onMessage = (message) => {
       if (message?.type === 'cpu' && message.id === id) {
         server.child.off('message', onMessage);
-        resolve(message.usage);
+        resolve({ ...message.usage, threads: message.threads });
       }
     };
     server.child.on('message', onMessage);
@@ -95,7 +96,19 @@ async function measure(server, options, seconds) {
   }
   const user = (after.user - before.user) / load.requests;
   const system = (after.system - before.system) / load.requests;
-  return { rps: load.rps, cpuPerRequestUs: user + system, userPerRequestUs: user, systemPerRequestUs: system, p99: load.latencyP99 };
+  // Main thread against the rest (GC helpers, JIT compiler threads), where /proc has them.
+  const threads = before.threads && after.threads;
+  const mainThread = threads ? (after.threads.main - before.threads.main) / load.requests : NaN;
+  const otherThreads = threads ? (after.threads.others - before.threads.others) / load.requests : NaN;
+  return {
+    rps: load.rps,
+    cpuPerRequestUs: user + system,
+    userPerRequestUs: user,
+    systemPerRequestUs: system,
+    mainThreadPerRequestUs: mainThread,
+    otherThreadsPerRequestUs: otherThreads,
+    p99: load.latencyP99,
+  };
 }
 
 /** The p-quantile (0..1) of `values`, linearly interpolated. */
@@ -163,16 +176,19 @@ export async function compareServers(options) {
       cpuPerRequestUs: median(runs.map((r) => r.cpuPerRequestUs)),
       userPerRequestUs: median(runs.map((r) => r.userPerRequestUs)),
       systemPerRequestUs: median(runs.map((r) => r.systemPerRequestUs)),
+      mainThreadPerRequestUs: median(runs.map((r) => r.mainThreadPerRequestUs)),
+      otherThreadsPerRequestUs: median(runs.map((r) => r.otherThreadsPerRequestUs)),
+      mainThreadRatio: median(ratios(runs, base, 'mainThreadPerRequestUs')),
       userRatio: median(ratios(runs, base, 'userPerRequestUs')),
       cpuRatio: median(cpuRatios),
       cpuRatioQuartiles: quartiles(cpuRatios),
       rpsRatio: median(ratios(runs, base, 'rps')),
     };
   });
-  console.log(`  ${'variant'.padEnd(28)} ${'req/s'.padStart(9)} ${'CPU us/req'.padStart(11)} ${'CPU x bare'.padStart(11)} ${'req/s x bare'.padStart(13)} ${'user us'.padStart(8)} ${'sys us'.padStart(7)} ${'user x bare'.padStart(12)}  CPU x bare, middle half of rounds`);
+  console.log(`  ${'variant'.padEnd(28)} ${'req/s'.padStart(9)} ${'CPU us/req'.padStart(11)} ${'CPU x bare'.padStart(11)} ${'req/s x bare'.padStart(13)} ${'user us'.padStart(8)} ${'sys us'.padStart(7)} ${'user x bare'.padStart(12)} ${'main us'.padStart(8)} ${'other us'.padStart(9)} ${'main x bare'.padStart(12)}  CPU x bare, middle half of rounds`);
   for (const row of rows) {
     console.log(
-      `  ${row.name.padEnd(28)} ${fmt(row.rps, 0).padStart(9)} ${fmt(row.cpuPerRequestUs, 1).padStart(11)} ${fmt(row.cpuRatio).padStart(11)} ${fmt(row.rpsRatio).padStart(13)} ${fmt(row.userPerRequestUs, 1).padStart(8)} ${fmt(row.systemPerRequestUs, 1).padStart(7)} ${fmt(row.userRatio).padStart(12)}  ${fmt(row.cpuRatioQuartiles[0])}-${fmt(row.cpuRatioQuartiles[1])}`,
+      `  ${row.name.padEnd(28)} ${fmt(row.rps, 0).padStart(9)} ${fmt(row.cpuPerRequestUs, 1).padStart(11)} ${fmt(row.cpuRatio).padStart(11)} ${fmt(row.rpsRatio).padStart(13)} ${fmt(row.userPerRequestUs, 1).padStart(8)} ${fmt(row.systemPerRequestUs, 1).padStart(7)} ${fmt(row.userRatio).padStart(12)} ${fmt(row.mainThreadPerRequestUs, 1).padStart(8)} ${fmt(row.otherThreadsPerRequestUs, 1).padStart(9)} ${fmt(row.mainThreadRatio).padStart(12)}  ${fmt(row.cpuRatioQuartiles[0])}-${fmt(row.cpuRatioQuartiles[1])}`,
     );
   }
   const pairs = opts.pairs.map(([a, b]) => {

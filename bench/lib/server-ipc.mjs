@@ -9,7 +9,32 @@
  * const server = http.createServer(handler).listen(0, '127.0.0.1', () => ready(server));
  * ```
  */
+import { readdirSync, readFileSync } from 'node:fs';
+
 let handled = 0;
+
+/**
+ * CPU time of this process's main thread and of all its other threads (GC helpers, the JIT's
+ * compiler threads, libuv's pool), in microseconds, from Linux's per-thread counters; undefined
+ * where /proc is not there. process.cpuUsage() sums every thread.
+ */
+function threadCpu() {
+  try {
+    const tick = 10_000; // USER_HZ is 100 on Linux: one tick is 10 ms
+    let main = 0;
+    let others = 0;
+    for (const tid of readdirSync('/proc/self/task')) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const us = (Number(fields[11]) + Number(fields[12])) * tick;
+      if (Number(tid) === process.pid) main += us;
+      else others += us;
+    }
+    return { main, others };
+  } catch {
+    return undefined;
+  }
+}
 
 /** Counts one handled request (optional: the harness counts responses on the client side). */
 export function countRequest() {
@@ -26,7 +51,7 @@ export function ready(server) {
   process.on('message', (message) => {
     if (message?.type === 'cpu') {
       if (global.gc) global.gc();
-      process.send({ type: 'cpu', id: message.id, usage: process.cpuUsage(), handled, memory: process.memoryUsage().rss });
+      process.send({ type: 'cpu', id: message.id, usage: process.cpuUsage(), threads: threadCpu(), handled, memory: process.memoryUsage().rss });
     } else if (message?.type === 'exit') {
       server.close();
       process.exit(0);
