@@ -34,6 +34,7 @@ import { countDiagnostic } from '../diagnostics/diagnostics.js';
 import { InvalidOptionError } from '../errors.js';
 import { isAllZeros, isHex, padTraceId } from '../wire/hex.js';
 import { firstHeaderValue, getterFor, isTracingSuppressed, setterFor } from './carrier-access.js';
+import { withRemoteParent } from './remote-parent.js';
 
 /** The single-header name. https://github.com/openzipkin/b3-propagation#single-header */
 const B3_SINGLE_HEADER = 'b3';
@@ -287,12 +288,7 @@ export class B3Propagator implements TextMapPropagator {
 function withB3Context(context: Context, parsed: B3Context): Context {
   const { traceId, spanId, sampling } = parsed;
   const sampled = sampling === 'accept' || sampling === 'debug';
-  let next = trace.setSpanContext(context, {
-    traceId,
-    spanId,
-    traceFlags: sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
-    isRemote: true,
-  });
+  let next = withRemoteParent(context, traceId, spanId, sampled);
   if (sampling === 'debug' || sampling === 'defer') {
     const marker: SamplingMarker = { traceId, spanId, state: sampling };
     next = next.setValue(SAMPLING_KEY, marker);

@@ -16,7 +16,6 @@
 import {
   createContextKey,
   isSpanContextValid,
-  propagation,
   trace,
   TraceFlags,
   type Context,
@@ -29,7 +28,8 @@ import { countDiagnostic } from '../diagnostics/diagnostics.js';
 import { InvalidOptionError } from '../errors.js';
 import { byteToHex, hexByteAt, isAllZeros, isHex, padTraceId } from '../wire/hex.js';
 import { firstHeaderValue, getterFor, isTracingSuppressed, setterFor } from './carrier-access.js';
-import { extractPrefixedBaggage } from './prefixed-baggage.js';
+import { extractPrefixedBaggage, injectPrefixedBaggage } from './prefixed-baggage.js';
+import { withRemoteParent } from './remote-parent.js';
 
 /** The trace header's default name. */
 const UBER_TRACE_ID_HEADER = 'uber-trace-id';
@@ -157,14 +157,7 @@ export class JaegerPropagator implements TextMapPropagator {
         if (context.getValue(DEBUG_KEY) === traceId) flags = FLAG_SAMPLED | FLAG_DEBUG;
         set.set(carrier, this.traceHeader, `${traceId}:${spanContext.spanId.toLowerCase()}:0:${byteToHex(flags)}`);
       }
-      const baggage = propagation.getBaggage(context);
-      if (baggage === undefined) return;
-      for (const [key, entry] of baggage.getAllEntries()) {
-        // A key that is not an HTTP token would make an invalid header name (Node throws on those).
-        if (!isBaggageKey(key)) continue;
-        const value = encodeValue(entry.value);
-        if (value !== undefined) set.set(carrier, this.baggagePrefix + key, value);
-      }
+      injectPrefixedBaggage(context, carrier, set, this.baggagePrefix, encodeValue);
     } catch {
       // A throwing custom setter must not fail the request.
       countDiagnostic('internal.error');
@@ -187,12 +180,7 @@ export class JaegerPropagator implements TextMapPropagator {
           countDiagnostic('extract.trace.malformed');
         } else {
           const sampled = (parsed.flags & (FLAG_SAMPLED | FLAG_DEBUG)) !== 0;
-          next = trace.setSpanContext(next, {
-            traceId: parsed.traceId,
-            spanId: parsed.spanId,
-            traceFlags: sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
-            isRemote: true,
-          });
+          next = withRemoteParent(next, parsed.traceId, parsed.spanId, sampled);
           if ((parsed.flags & FLAG_DEBUG) !== 0) next = next.setValue(DEBUG_KEY, parsed.traceId);
           else if (next.getValue(DEBUG_KEY) !== undefined) next = next.deleteValue(DEBUG_KEY);
         }

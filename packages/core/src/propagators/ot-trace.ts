@@ -20,7 +20,6 @@
  */
 import {
   isSpanContextValid,
-  propagation,
   trace,
   TraceFlags,
   type Context,
@@ -28,11 +27,11 @@ import {
   type TextMapPropagator,
   type TextMapSetter,
 } from '@opentelemetry/api';
-import { isBaggageKey } from '../wire/baggage.js';
 import { countDiagnostic } from '../diagnostics/diagnostics.js';
 import { isAllZeros, isHex, padTraceId } from '../wire/hex.js';
 import { firstHeaderValue, getterFor, isOws, isTracingSuppressed, setterFor } from './carrier-access.js';
-import { extractPrefixedBaggage } from './prefixed-baggage.js';
+import { extractPrefixedBaggage, injectPrefixedBaggage } from './prefixed-baggage.js';
+import { withRemoteParent } from './remote-parent.js';
 
 const OT_TRACE_ID_HEADER = 'ot-tracer-traceid';
 const OT_SPAN_ID_HEADER = 'ot-tracer-spanid';
@@ -43,7 +42,6 @@ const OT_BAGGAGE_PREFIX = 'ot-baggage-';
 const TRACE_ID_64_LENGTH = 16;
 const TRACE_ID_128_LENGTH = 32;
 const SPAN_ID_LENGTH = 16;
-
 
 /** The ids and sampling decision of the `ot-tracer-*` headers. */
 export interface OTTraceHeaders {
@@ -103,12 +101,7 @@ export class OTTracePropagator implements TextMapPropagator {
           set.set(carrier, OT_SAMPLED_HEADER, sampled ? 'true' : 'false');
         }
       }
-      const baggage = propagation.getBaggage(context);
-      if (baggage === undefined) return;
-      for (const [key, entry] of baggage.getAllEntries()) {
-        if (!isBaggageKey(key) || !isHeaderValue(entry.value)) continue;
-        set.set(carrier, OT_BAGGAGE_PREFIX + key, entry.value);
-      }
+      injectPrefixedBaggage(context, carrier, set, OT_BAGGAGE_PREFIX, headerValueOrUndefined);
     } catch {
       // A throwing custom setter must not fail the request.
       countDiagnostic('internal.error');
@@ -130,12 +123,7 @@ export class OTTracePropagator implements TextMapPropagator {
         if (parsed === undefined) {
           countDiagnostic('extract.trace.malformed');
         } else {
-          next = trace.setSpanContext(next, {
-            traceId: parsed.traceId,
-            spanId: parsed.spanId,
-            traceFlags: parsed.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
-            isRemote: true,
-          });
+          next = withRemoteParent(next, parsed.traceId, parsed.spanId, parsed.sampled);
         }
       }
       return extractPrefixedBaggage(next, carrier, get, OT_BAGGAGE_PREFIX, keepValue);
@@ -151,18 +139,21 @@ export class OTTracePropagator implements TextMapPropagator {
   }
 }
 
+/** OT baggage values are read as they are. */
+function keepValue(raw: string): string {
+  return raw;
+}
 
+/** OT baggage values are sent as they are, when they make a valid header value. */
+function headerValueOrUndefined(value: string): string | undefined {
+  return isHeaderValue(value) ? value : undefined;
+}
 
 /**
  * RFC 9110 field value limited to visible ASCII, space and tab, without leading or trailing
  * whitespace: https://www.rfc-editor.org/rfc/rfc9110#name-field-values. (obs-text is refused
  * because Node and fetch reject or mangle it.)
  */
-/** OT baggage values are sent as they are. */
-function keepValue(raw: string): string {
-  return raw;
-}
-
 function isHeaderValue(text: string): boolean {
   const length = text.length;
   if (length > 0 && (isOws(text.charCodeAt(0)) || isOws(text.charCodeAt(length - 1)))) return false;
@@ -172,6 +163,4 @@ function isHeaderValue(text: string): boolean {
   }
   return true;
 }
-
-
 

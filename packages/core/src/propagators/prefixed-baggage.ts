@@ -1,12 +1,34 @@
 /**
  * Baggage carried as one header per entry under a prefix (`uberctx-{key}` for Jaeger,
- * `ot-baggage-{key}` for OpenTracing), read into the context's baggage. The entries are held to
- * the W3C Baggage limits (https://www.w3.org/TR/baggage/#limits) so that they can still be
- * forwarded as one `baggage` header.
+ * `ot-baggage-{key}` for OpenTracing): read into the context's baggage, and written from it.
+ * Extracted entries are held to the W3C Baggage limits (https://www.w3.org/TR/baggage/#limits) so
+ * that they can still be forwarded as one `baggage` header.
  */
-import { propagation, type Context, type TextMapGetter } from '@opentelemetry/api';
+import { propagation, type Context, type TextMapGetter, type TextMapSetter } from '@opentelemetry/api';
 import { countDiagnostic } from '../diagnostics/diagnostics.js';
 import { MAX_BAGGAGE_BYTES, MAX_BAGGAGE_MEMBERS } from '../wire/baggage-limits.js';
+import { isBaggageKey } from '../wire/baggage.js';
+
+/**
+ * Writes each baggage entry of `context` as a `{prefix}{key}` header. Entries whose key is not an
+ * HTTP token (an invalid header name: Node throws on those) or whose value `encode` refuses
+ * (returns undefined) are left out.
+ */
+export function injectPrefixedBaggage(
+  context: Context,
+  carrier: unknown,
+  set: TextMapSetter,
+  prefix: string,
+  encode: (value: string) => string | undefined,
+): void {
+  const baggage = propagation.getBaggage(context);
+  if (baggage === undefined) return;
+  for (const [key, entry] of baggage.getAllEntries()) {
+    if (!isBaggageKey(key)) continue;
+    const value = encode(entry.value);
+    if (value !== undefined) set.set(carrier, prefix + key, value);
+  }
+}
 
 /**
  * Adds every `{prefix}{key}` header of `carrier` to the baggage of `context`. `decode` turns a

@@ -27,6 +27,7 @@ import {
 import { countDiagnostic } from '../diagnostics/diagnostics.js';
 import { isAllZeros, isHex } from '../wire/hex.js';
 import { getterFor, isOws, isTracingSuppressed, setterFor } from './carrier-access.js';
+import { withRemoteParent } from './remote-parent.js';
 
 /** The header name, lower case as HTTP/2 requires (HTTP/1 reads it in any case). */
 const XRAY_HEADER = 'x-amzn-trace-id';
@@ -149,12 +150,7 @@ export class XRayPropagator implements TextMapPropagator {
         return context;
       }
       if (parsed.spanId === undefined) return context;
-      return trace.setSpanContext(context, {
-        traceId: parsed.traceId,
-        spanId: parsed.spanId,
-        traceFlags: parsed.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
-        isRemote: true,
-      });
+      return withRemoteParent(context, parsed.traceId, parsed.spanId, parsed.sampled);
     } catch {
       countDiagnostic('internal.error');
       return context;
