@@ -6,13 +6,12 @@
  * ECS transaction.id, which needs an SDK span.
  */
 import { context, ROOT_CONTEXT, trace } from '@opentelemetry/api';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { createTraceFields } from '@ctxprop/logging';
 import { capturedPino, capturedWinston } from './support/capture';
-import { mismatches, type Expected } from './support/expect-lines';
+import { callAllRecorded } from './support/call-all';
+import { mismatches } from './support/expect-lines';
 import { startRecordingSdk } from './support/sdk';
 import { FRAMEWORKS, installPropagator, serve, type Served } from './support/servers';
-import { sentContext, type SentContext } from './support/trace-headers';
 
 const sdk = startRecordingSdk();
 installPropagator();
@@ -33,26 +32,6 @@ async function work(n: number): Promise<void> {
   winstonOut.logger.info('done', { n });
 }
 
-/** Calls `count` requests at once (all sampled) and pairs each with the SERVER span recorded for it. */
-async function callAll(served: Served, count: number): Promise<Map<number, Expected>> {
-  const sent = Array.from({ length: count }, (_, n) => sentContext(n, '01'));
-  await Promise.all(
-    sent.map(async (context, n) => {
-      const response = await fetch(`${served.url}/work/${n}`, { headers: context.headers });
-      expect(response.status).toBe(200);
-      await response.arrayBuffer();
-    }),
-  );
-  const byParent = new Map<string, ReadableSpan>(sdk.exporter.getFinishedSpans().map((span) => [span.parentSpanContext?.spanId ?? '', span]));
-  const expected = new Map<number, Expected>();
-  sent.forEach((context: SentContext, n) => {
-    const span = byParent.get(context.parentId);
-    expect(span?.spanContext().traceId).toBe(context.traceId);
-    expected.set(n, { sent: context, spanId: span!.spanContext().spanId });
-  });
-  return expected;
-}
-
 beforeEach(() => {
   sdk.exporter.reset();
   pinoOut.sink.chunks.length = 0;
@@ -69,14 +48,14 @@ describe.each(FRAMEWORKS)('%s with the OpenTelemetry SDK', (framework) => {
   afterAll(() => served.close());
 
   it('writes the recorded server span id and the client trace id on every pino and winston line', async () => {
-    const expected = await callAll(served, 20);
+    const expected = await callAllRecorded(served, sdk.exporter, 20);
     for (const { sent, spanId } of expected.values()) expect(spanId).not.toBe(sent.parentId);
     expect(mismatches(pinoOut.sink.records(), expected, LINES_PER_REQUEST)).toEqual([]);
     expect(mismatches(winstonOut.sink.records(), expected, LINES_PER_REQUEST)).toEqual([]);
   });
 
   it('keeps every line of 1,000 concurrent requests on its own request span', async () => {
-    const expected = await callAll(served, 1000);
+    const expected = await callAllRecorded(served, sdk.exporter, 1000);
     expect(sdk.exporter.getFinishedSpans()).toHaveLength(1000);
     expect(mismatches(pinoOut.sink.records(), expected, LINES_PER_REQUEST)).toEqual([]);
     expect(mismatches(winstonOut.sink.records(), expected, LINES_PER_REQUEST)).toEqual([]);

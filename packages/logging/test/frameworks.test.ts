@@ -7,9 +7,9 @@
 import { context, trace } from '@opentelemetry/api';
 import { ensureContextManager } from '@ctxprop/core';
 import { capturedPino, capturedWinston } from './support/capture';
-import { mismatches, type Expected } from './support/expect-lines';
+import { callAll } from './support/call-all';
+import { mismatches } from './support/expect-lines';
 import { FRAMEWORKS, installPropagator, serve, type Served } from './support/servers';
-import { sentContext } from './support/trace-headers';
 
 ensureContextManager();
 installPropagator();
@@ -28,20 +28,6 @@ async function work(n: number): Promise<void> {
   await new Promise((resolve) => setImmediate(resolve));
   pinoOut.logger.info({ n, step: 3 }, 'done');
   winstonOut.logger.info('done', { n, step: 3 });
-}
-
-async function callAll(served: Served, count: number): Promise<Map<number, Expected>> {
-  const expected = new Map<number, Expected>();
-  await Promise.all(
-    Array.from({ length: count }, async (_, n) => {
-      const sent = sentContext(n);
-      expected.set(n, { sent, spanId: sent.parentId });
-      const response = await fetch(`${served.url}/work/${n}`, { headers: sent.headers });
-      expect(response.status).toBe(200);
-      await response.arrayBuffer();
-    }),
-  );
-  return expected;
 }
 
 beforeEach(() => {

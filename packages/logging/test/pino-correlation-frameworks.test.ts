@@ -7,9 +7,9 @@
 import { context, trace } from '@opentelemetry/api';
 import { ensureContextManager } from '@ctxprop/core';
 import { capturedPinoCorrelation } from './support/capture';
-import { mismatches, type Expected } from './support/expect-lines';
+import { callAll } from './support/call-all';
+import { mismatches } from './support/expect-lines';
 import { FRAMEWORKS, installPropagator, serve, type Served } from './support/servers';
-import { sentContext } from './support/trace-headers';
 
 ensureContextManager();
 installPropagator();
@@ -23,20 +23,6 @@ async function work(n: number): Promise<void> {
   out.logger.child({ component: 'orders' }).info({ n, step: 2 }, 'working');
   await new Promise((resolve) => setImmediate(resolve));
   out.logger.info({ n, step: 3 }, 'done');
-}
-
-async function callAll(served: Served, count: number): Promise<Map<number, Expected>> {
-  const expected = new Map<number, Expected>();
-  await Promise.all(
-    Array.from({ length: count }, async (_, n) => {
-      const sent = sentContext(n);
-      expected.set(n, { sent, spanId: sent.parentId });
-      const response = await fetch(`${served.url}/work/${n}`, { headers: sent.headers });
-      expect(response.status).toBe(200);
-      await response.arrayBuffer();
-    }),
-  );
-  return expected;
 }
 
 beforeEach(() => {

@@ -8,16 +8,16 @@
  */
 import { context, propagation, ROOT_CONTEXT, trace, type Context, type Span } from '@opentelemetry/api';
 import { configureDiagnostics, diagnosticsSnapshot, ensureContextManager, isCtxpropError, resetDiagnostics } from '@ctxprop/core';
-import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { pinoCorrelation, pinoMixin, type PinoCorrelationOptions } from '@ctxprop/logging';
 import { LineSink, type LogRecord } from './support/capture';
-import { mismatches, type Expected } from './support/expect-lines';
+import { callAll } from './support/call-all';
+import { mismatches } from './support/expect-lines';
 import { installPropagator, serve } from './support/servers';
-import { sentContext } from './support/trace-headers';
+import { endAndReadLines } from './support/transport-lines';
 
 ensureContextManager();
 installPropagator();
@@ -345,26 +345,13 @@ describe('pinoCorrelation() with a pino transport in a worker thread', () => {
       await new Promise((resolve) => setTimeout(resolve, n % 3));
       logger.child({ step: 'end' }).info({ n }, 'done');
     });
-    const expected = new Map<number, Expected>();
+    let expected;
     try {
-      await Promise.all(
-        Array.from({ length: 100 }, async (_, n) => {
-          const sent = sentContext(n);
-          expected.set(n, { sent, spanId: sent.parentId });
-          const response = await fetch(`${served.url}/work/${n}`, { headers: sent.headers });
-          await response.arrayBuffer();
-        }),
-      );
+      expected = await callAll(served, 100);
     } finally {
       await served.close();
     }
-    const closed = once(transport, 'close');
-    transport.end();
-    await closed;
-    const records = readFileSync(destination, 'utf8')
-      .split('\n')
-      .filter((line) => line.length > 0)
-      .map((line) => JSON.parse(line) as LogRecord);
+    const records = await endAndReadLines(transport, destination);
     expect(records).toHaveLength(200);
     expect(mismatches(records, expected, 2)).toEqual([]);
   });
