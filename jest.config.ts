@@ -2,8 +2,9 @@
 /** @jest-config-loader-options {"transpileOnly": true, "compilerOptions": {"module": "CommonJS", "moduleResolution": "Bundler"}} */
 import type { Config } from 'jest';
 
-// One jest run over every package. Sources are transpiled by ts-jest (type errors are caught by
-// `pnpm build`, which type-checks strictly); `@ctxprop/*` resolves to each package's sources.
+// One jest run over every package. Sources and tests are transpiled by ts-jest, one file at a time
+// (isolatedModules), which reports no type errors: `npm test` type-checks them first
+// (`npm run typecheck`). `@ctxprop/*` resolves to each package's sources.
 const config: Config = {
   testEnvironment: 'node',
   roots: ['<rootDir>/packages'],

@@ -113,7 +113,7 @@ describe('with enableOutboundPropagation() and no SDK', () => {
     await context.with(contextWith({ tenant: 'acme', plan: 'gold' }), async () => {
       await (await request(publicUrl('/a'), { dispatcher: publicAgent })).body.text();
       await (await undiciFetch(publicUrl('/b'), { dispatcher: publicAgent })).text();
-      await (await fetch(publicUrl('/c'), { dispatcher: publicAgent } as RequestInit)).text();
+      await (await fetch(publicUrl('/c'), { dispatcher: publicAgent } as unknown as RequestInit)).text();
     });
     const last = server.received.slice(-3);
     expect(last.map((entry) => entry.headers.traceparent)).toEqual([[TRACEPARENT], [TRACEPARENT], [TRACEPARENT]]);

@@ -113,7 +113,7 @@ describe.each(EXPRESS_VERSIONS)('%s without an SDK', (_name, express) => {
   it("runs res.on('finish') listeners in the request's context", async () => {
     await get('/finish-listener').expect(200);
     await new Promise((resolve) => setTimeout(resolve, 20));
-    const locals = (app.server.listeners('request')[0] as { locals: { finished?: unknown } }).locals;
+    const locals = (app.server.listeners('request')[0] as unknown as { locals: { finished?: unknown } }).locals;
     expect(locals.finished).toEqual(EXPECTED);
   });
 

@@ -83,7 +83,8 @@ describe.each(EXPRESS_VERSIONS)('%s under 1,000 concurrent requests', (_name, ex
               baggage: `isolation.id=${id},shared=same`,
             },
             body: JSON.stringify({ id, delay: i % 7 }),
-          } as RequestInit);
+            // undici 7's Agent, typed against the undici-types Node's fetch is declared with.
+          } as unknown as RequestInit);
           expect(response.status).toBe(200);
           return { id, traceId, answer: (await response.json()) as Answer };
         }),

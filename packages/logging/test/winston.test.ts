@@ -21,8 +21,13 @@ function remote(traceId: string, spanId: string): Context {
   return trace.setSpanContext(ROOT_CONTEXT, { traceId, spanId, traceFlags: 1, isRemote: true });
 }
 
+// winston exports its base transport class (winston-transport) as `Transport` at run time; its
+// types do not declare that name, so the class is typed from what `logger.add()` takes.
+type TransportInstance = Parameters<winston.Logger['add']>[0];
+const TransportBase = (winston as unknown as { Transport: new () => TransportInstance }).Transport;
+
 /** A transport that takes `delayMs` to write each entry, so winston buffers behind it. */
-class SlowTransport extends winston.Transport {
+class SlowTransport extends TransportBase {
   readonly records: Record<string, unknown>[] = [];
 
   constructor(private readonly delayMs: number) {
