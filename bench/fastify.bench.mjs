@@ -1,8 +1,7 @@
 #!/usr/bin/env node
-// Fastify, served six ways: bare; with the hand-written minimal context the targets are
+// Fastify, served five ways: bare; with the hand-written minimal context the targets are
 // set against (servers/hand-written-context.mjs: one AsyncLocalStorage, a traceparent regex, a
-// baggage split); the same in a process where ctxprop is loaded and started but idle
-// (servers/ctxprop-started.mjs); with ctxprop and no SDK; with ctxprop and the OpenTelemetry SDK recording SERVER
+// baggage split); with ctxprop and no SDK; with ctxprop and the OpenTelemetry SDK recording SERVER
 // spans; and with OpenTelemetry's auto-instrumentation (instrumentation-http + @fastify/otel +
 // SDK) doing the same job. Requests carry a traceparent and three baggage members. Server CPU per
 // request (user and system) and requests/s over interleaved paired rounds, fresh server processes
