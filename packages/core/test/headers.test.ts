@@ -1,10 +1,16 @@
-import { headerGetter, readHeader, writeHeader } from '@ctxprop/core';
+import { headerGetter, headerKeys, readHeader, writeHeader } from '@ctxprop/core';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import ts from 'typescript';
+import { Headers as UndiciHeaders } from 'undici';
 
 describe('readHeader()', () => {
   it.each([
     ['Node IncomingHttpHeaders', { traceparent: 'x' }],
     ['a plain object in mixed case (opentelemetry-js #3150)', { TraceParent: 'x' }],
     ['fetch Headers', new Headers({ TRACEPARENT: 'x' })],
+    ["npm undici's Headers (another class than the global one)", new UndiciHeaders({ TRACEPARENT: 'x' })],
     ['a Map in upper case', new Map([['TRACEPARENT', 'x']])],
     ['a Buffer value (Kafka, AMQP)', { traceparent: Buffer.from('x') }],
     ['a Uint8Array value', { Traceparent: new TextEncoder().encode('x') }],
@@ -22,6 +28,31 @@ describe('readHeader()', () => {
     expect(readHeader('traceparent', 'traceparent')).toBeUndefined();
   });
 
+  it("lists the names of npm undici's Headers", () => {
+    expect(headerKeys(new UndiciHeaders({ Baggage: 'a=1', TraceParent: 'x' }))).toEqual(['baggage', 'traceparent']);
+  });
+
+  it("reads an object that only claims to be Headers (its tag, no get method) as a plain object", () => {
+    expect(readHeader({ [Symbol.toStringTag]: 'Headers', traceparent: 'x' }, 'traceparent')).toBe('x');
+  });
+
+  it("does not make Node load its bundled undici (the global Headers) to read a plain carrier", () => {
+    // Node 20 defines the global Headers as a lazy getter that loads undici (about 2 MB of heap)
+    // on first read; a server that never calls fetch should not pay for it. A fresh process, so
+    // that nothing else in this test run has read the global first.
+    // The module's own source, compiled here (it imports types only), run in a fresh process.
+    const source = readFileSync(join(__dirname, '..', 'src', 'carrier', 'headers.ts'), 'utf8');
+    const compiled = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } }).outputText;
+    const script = `
+      const module = { exports: {} }; const exports = module.exports;
+      ${compiled}
+      const carrier = { traceparent: 'x' };
+      exports.readHeader(carrier, 'traceparent'); exports.headerKeys(carrier); exports.writeHeader(carrier, 'baggage', 'a=1');
+      exports.readHeader(new Map([['traceparent', 'x']]), 'traceparent');
+      process.stdout.write(typeof Object.getOwnPropertyDescriptor(globalThis, 'Headers').get);`;
+    expect(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })).toBe('function');
+  });
+
   it('reads a hostile carrier whose getters throw as no header', () => {
     const carrier = new Proxy({}, { get: () => { throw new Error('boom'); }, ownKeys: () => { throw new Error('boom'); } });
     expect(readHeader(carrier, 'traceparent')).toBeUndefined();
@@ -36,10 +67,13 @@ describe('writeHeader()', () => {
     expect(headers).toEqual({ traceparent: 'new', other: 'kept' });
   });
 
-  it('writes to fetch Headers and Maps', () => {
+  it("writes to fetch Headers, npm undici's Headers and Maps", () => {
     const headers = new Headers({ Traceparent: 'old' });
     writeHeader(headers, 'traceparent', 'new');
     expect(headers.get('traceparent')).toBe('new');
+    const undiciHeaders = new UndiciHeaders({ Traceparent: 'old' });
+    writeHeader(undiciHeaders, 'traceparent', 'new');
+    expect([...undiciHeaders]).toEqual([['traceparent', 'new']]);
     const map = new Map([['Traceparent', 'old']]);
     writeHeader(map, 'traceparent', 'new');
     expect([...map]).toEqual([['traceparent', 'new']]);
