@@ -31,7 +31,8 @@ const decoder = new TextDecoder('utf-8');
  * (about 2 MB of heap) in a process that never calls fetch.
  */
 function isHeaders(carrier: object): carrier is Headers {
-  return (carrier as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag] === 'Headers' && typeof (carrier as { get?: unknown }).get === 'function';
+  const tagged = carrier as { [Symbol.toStringTag]?: unknown; get?: unknown };
+  return tagged[Symbol.toStringTag] === 'Headers' && typeof tagged.get === 'function';
 }
 
 function toText(value: unknown): string | string[] | undefined {

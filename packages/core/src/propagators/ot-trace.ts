@@ -163,4 +163,3 @@ function isHeaderValue(text: string): boolean {
   }
   return true;
 }
-
