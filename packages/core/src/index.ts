@@ -21,7 +21,7 @@ export {
 export type { DiagnosticEvent, DiagnosticsOptions, DiagnosticsSnapshot, WarningHandler } from './diagnostics/diagnostics.js';
 
 // Carriers
-export { headerGetter, headerKeys, headerSetter, readHeader, writeHeader } from './carrier/headers.js';
+export { headerGetter, headerKeys, headerSetter, lowercaseHeaderGetter, readHeader, writeHeader } from './carrier/headers.js';
 export type { HeaderCarrier, HeaderValue } from './carrier/headers.js';
 
 // Context runtime

@@ -1,4 +1,4 @@
-import { headerGetter, headerKeys, readHeader, writeHeader } from '@ctxprop/core';
+import { headerGetter, headerKeys, lowercaseHeaderGetter, readHeader, writeHeader } from '@ctxprop/core';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -57,6 +57,51 @@ describe('readHeader()', () => {
     const carrier = new Proxy({}, { get: () => { throw new Error('boom'); }, ownKeys: () => { throw new Error('boom'); } });
     expect(readHeader(carrier, 'traceparent')).toBeUndefined();
     expect(headerGetter.keys(carrier)).toEqual([]);
+  });
+});
+
+describe('lowercaseHeaderGetter (Node IncomingHttpHeaders)', () => {
+  /** A carrier that records whether anything listed or walked its keys. */
+  function watched(headers: Record<string, unknown>): { carrier: object; enumerations: () => number } {
+    let count = 0;
+    const carrier = new Proxy(headers, {
+      ownKeys(target) {
+        count++;
+        return Reflect.ownKeys(target);
+      },
+    });
+    return { carrier, enumerations: () => count };
+  }
+
+  it('reads a present header as the case-insensitive getter does', () => {
+    const headers = { traceparent: 'x', baggage: ['a=1', Buffer.from('b=2')] };
+    expect(lowercaseHeaderGetter.get(headers, 'traceparent')).toBe('x');
+    expect(lowercaseHeaderGetter.get(headers, 'baggage')).toEqual(headerGetter.get(headers, 'baggage'));
+  });
+
+  it('answers an absent header with one lookup, without walking the header names', () => {
+    // The case-insensitive getter walks every name looking for another spelling: the cost of each
+    // absent header (tracestate, and every format's header on a request with no trace context).
+    const { carrier, enumerations } = watched({ host: 'a', 'user-agent': 'b', traceparent: 'x' });
+    expect(lowercaseHeaderGetter.get(carrier, 'tracestate')).toBeUndefined();
+    expect(enumerations()).toBe(0);
+    expect(headerGetter.get(carrier, 'tracestate')).toBeUndefined();
+    expect(enumerations()).toBeGreaterThan(0);
+  });
+
+  it('still finds the lowercase header of a name asked for in capitals (a custom propagator)', () => {
+    expect(lowercaseHeaderGetter.get({ 'x-custom-trace': 'x' }, 'X-Custom-Trace')).toBe('x');
+  });
+
+  it('lists keys, and reads nothing from carriers that are not objects', () => {
+    expect(lowercaseHeaderGetter.keys({ traceparent: 'x', baggage: 'a=1' })).toEqual(['traceparent', 'baggage']);
+    expect(lowercaseHeaderGetter.get(null, 'traceparent')).toBeUndefined();
+    expect(lowercaseHeaderGetter.get(undefined, 'traceparent')).toBeUndefined();
+  });
+
+  it('reads a hostile carrier whose getters throw as no header', () => {
+    const carrier = new Proxy({}, { get: () => { throw new Error('boom'); } });
+    expect(lowercaseHeaderGetter.get(carrier, 'traceparent')).toBeUndefined();
   });
 });
 

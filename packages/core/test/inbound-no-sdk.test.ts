@@ -45,6 +45,27 @@ describe('InboundHandler.start() with no SDK', () => {
     expect(diagnosticsSnapshot()['extract.trace.missing']).toBe(1);
   });
 
+  it('reads Node-style lowercase headers without walking them when the adapter says they are lowercase', () => {
+    // The adapters for Express and Fastify hand core Node's IncomingHttpHeaders. A request with no
+    // trace context reads every configured and every known format's header, all absent.
+    let walks = 0;
+    const headers = new Proxy({ host: 'a', 'user-agent': 'b', baggage: 'tier=gold' } as Record<string, string>, {
+      ownKeys(target) {
+        walks++;
+        return Reflect.ownKeys(target);
+      },
+    });
+    const accessors: InboundRequestAccessors<FakeRequest> = { ...fakeAccessors, lowercaseHeaders: true };
+    const handler = createInboundHandler(resolveInboundOptions<FakeRequest>({ outbound: false }, { name: 'test-adapter', version: '1.2.3' }), accessors);
+    const scope = handler.start(fakeRequest(headers))!;
+    expect(scope.baggageView.get('tier')).toBe('gold');
+    expect(diagnosticsSnapshot()['extract.trace.missing']).toBe(1);
+    expect(walks).toBe(0);
+    // The same request through the case-insensitive default walks the names for each absent header.
+    handlerFor().start(fakeRequest(headers));
+    expect(walks).toBeGreaterThan(0);
+  });
+
   it("with trust 'link' keeps the baggage but does not continue the caller's trace", () => {
     const scope = handlerFor({ trust: 'link' }).start(fakeRequest({ traceparent: INBOUND_TRACEPARENT, baggage: 'a=1' }))!;
     expect(trace.getSpanContext(scope.context)).toBeUndefined();

@@ -18,10 +18,12 @@ const read = (ctx: Context) => KEYS.map((key) => ctx.getValue(key));
 
 describe('overlayContext()', () => {
   it('reads, sets and deletes exactly as the API context does, for any sequence of operations', () => {
+    // The parent holds values of its own, which the overlay's sets and deletes must hide.
+    const parent = ROOT_CONTEXT.setValue(KEYS[1]!, 'parent 1').setValue(KEYS[2]!, 'parent 2');
     fc.assert(
       fc.property(fc.array(operation, { maxLength: 40 }), fc.integer(), (operations, first) => {
-        let expected = ROOT_CONTEXT.setValue(KEYS[0]!, first);
-        let actual = overlayContext(ROOT_CONTEXT, KEYS[0]!, first);
+        let expected = parent.setValue(KEYS[0]!, first);
+        let actual = overlayContext(parent, KEYS[0]!, first);
         for (const op of operations) {
           const beforeExpected = read(expected);
           const beforeActual = read(actual);

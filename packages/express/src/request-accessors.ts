@@ -32,6 +32,8 @@ function trustsProxies(req: Request): boolean {
 /** The accessors `ctxprop()` hands to core. */
 export const expressAccessors: InboundRequestAccessors<Request> = {
   headers: (req) => req.headers,
+  // Node's IncomingHttpHeaders: names lowercased by Node's parser.
+  lowercaseHeaders: true,
   method: (req) => req.method,
   // originalUrl: mounted routers rewrite req.url.
   target: (req) => req.originalUrl ?? req.url,

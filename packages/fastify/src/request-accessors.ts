@@ -31,6 +31,8 @@ function fastifyScheme(request: FastifyRequest): string | undefined {
 /** The accessors the plugin hands to core. */
 export const fastifyAccessors: InboundRequestAccessors<FastifyRequest> = {
   headers: (request) => request.headers,
+  // Node's IncomingHttpHeaders (light-my-request's inject() lowercases its names too).
+  lowercaseHeaders: true,
   method: (request) => request.method,
   target: (request) => request.url,
   scheme: fastifyScheme,

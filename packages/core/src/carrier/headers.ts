@@ -153,6 +153,42 @@ export const headerGetter: TextMapGetter<unknown> = {
   get: readHeader,
 };
 
+/** True when `name` has a character `toLowerCase` would change (ASCII capitals, or anything past ASCII). */
+function needsLowering(name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if ((c >= 0x41 && c <= 0x5a) || c > 0x7f) return true;
+  }
+  return false;
+}
+
+/**
+ * A `TextMapGetter` for Node's `IncomingHttpHeaders` (`req.headers`), whose names Node's parser
+ * has lowercased: each header is one property lookup. {@link headerGetter} also walks every
+ * name when a header is absent, looking for it in another case, which a request pays for each
+ * absent header (`tracestate`, and every configured format's header when the request carries no
+ * trace context). A header that code running before ctxprop added to `req.headers` in another
+ * case is not seen. The inbound adapters use it; names asked for in capitals are lowered first.
+ *
+ * @example
+ * ```ts
+ * const ctx = propagation.extract(ROOT_CONTEXT, req.headers, lowercaseHeaderGetter);
+ * ```
+ */
+export const lowercaseHeaderGetter: TextMapGetter<unknown> = {
+  keys: headerKeys,
+  get(carrier: unknown, name: string): string | string[] | undefined {
+    if (typeof carrier !== 'object' || carrier === null) return undefined;
+    try {
+      const value = (carrier as Record<string, unknown>)[needsLowering(name) ? name.toLowerCase() : name];
+      return value === undefined ? undefined : toText(value);
+    } catch {
+      // A hostile carrier (a throwing getter or Proxy) reads as "no header".
+      return undefined;
+    }
+  },
+};
+
 /**
  * A `TextMapSetter` that writes any {@link HeaderCarrier}, replacing a same-named header in
  * another case.

@@ -82,12 +82,52 @@ class OneValueContext implements Context {
 
   setValue(key: symbol, value: unknown): Context {
     if (key === this.#key) return new OneValueContext(this.#parent, key, value);
-    return new OverlayContext(this.#parent, [this.#key, key], [this.#value, value]);
+    return new TwoValueContext(this.#parent, this.#key, this.#value, key, value);
   }
 
   deleteValue(key: symbol): Context {
     if (key === this.#key) return new OverlayContext(this.#parent, [key], [DELETED]);
-    return new OverlayContext(this.#parent, [this.#key, key], [this.#value, DELETED]);
+    return new TwoValueContext(this.#parent, this.#key, this.#value, key, DELETED);
+  }
+}
+
+/**
+ * Two values over a parent, in one allocation: an inbound request's extracted context (the
+ * remote span, then the baggage) without the two arrays of an {@link OverlayContext}.
+ */
+class TwoValueContext implements Context {
+  readonly #parent: Context;
+  readonly #firstKey: symbol;
+  readonly #firstValue: unknown;
+  readonly #secondKey: symbol;
+  readonly #secondValue: unknown;
+
+  constructor(parent: Context, firstKey: symbol, firstValue: unknown, secondKey: symbol, secondValue: unknown) {
+    this.#parent = parent;
+    this.#firstKey = firstKey;
+    this.#firstValue = firstValue;
+    this.#secondKey = secondKey;
+    this.#secondValue = secondValue;
+  }
+
+  getValue(key: symbol): unknown {
+    if (key === this.#firstKey) return this.#firstValue === DELETED ? undefined : this.#firstValue;
+    if (key === this.#secondKey) return this.#secondValue === DELETED ? undefined : this.#secondValue;
+    return this.#parent.getValue(key);
+  }
+
+  setValue(key: symbol, value: unknown): Context {
+    return this.#with(key, value);
+  }
+
+  deleteValue(key: symbol): Context {
+    return this.#with(key, DELETED);
+  }
+
+  #with(key: symbol, value: unknown): Context {
+    if (key === this.#firstKey) return new TwoValueContext(this.#parent, key, value, this.#secondKey, this.#secondValue);
+    if (key === this.#secondKey) return new TwoValueContext(this.#parent, this.#firstKey, this.#firstValue, key, value);
+    return new OverlayContext(this.#parent, [this.#firstKey, this.#secondKey, key], [this.#firstValue, this.#secondValue, value]);
   }
 }
 

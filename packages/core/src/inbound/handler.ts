@@ -29,8 +29,8 @@
  *
  * Adapters: do not change this module for one framework; add accessors or options instead.
  */
-import { context, propagation, SpanKind, trace, type Context, type Link, type Span, type Tracer } from '@opentelemetry/api';
-import { headerGetter } from '../carrier/headers.js';
+import { context, propagation, SpanKind, trace, type Context, type Link, type Span, type TextMapGetter, type Tracer } from '@opentelemetry/api';
+import { headerGetter, lowercaseHeaderGetter } from '../carrier/headers.js';
 import { ensureContextManager } from '../context/runtime.js';
 import { countDiagnostic, warnOnce } from '../diagnostics/diagnostics.js';
 import { enableOutboundPropagation } from '../outbound/enable.js';
@@ -97,12 +97,14 @@ class Handler<Request> implements InboundHandler<Request>, InboundScopeRuntime<R
   readonly options: ResolvedInboundOptions<Request>;
   readonly accessors: InboundRequestAccessors<Request>;
   readonly #telemetry: InboundTelemetry;
+  readonly #getter: TextMapGetter;
   #outbound: { disable(): void } | undefined;
 
   constructor(options: ResolvedInboundOptions<Request>, accessors: InboundRequestAccessors<Request>) {
     this.options = options;
     this.accessors = accessors;
     this.#telemetry = new InboundTelemetry(options.adapter.name, options.adapter.version);
+    this.#getter = accessors.lowercaseHeaders === true ? lowercaseHeaderGetter : headerGetter;
     ensureContextManager();
     if (options.outbound !== false) this.#outbound = enableOutboundPropagation(options.outbound === true ? undefined : options.outbound);
   }
@@ -156,7 +158,7 @@ class Handler<Request> implements InboundHandler<Request>, InboundScopeRuntime<R
       span = existing;
       baggage = propagation.getBaggage(active);
     } else {
-      const extracted = options.propagator.extract(active, headers, headerGetter);
+      const extracted = options.propagator.extract(active, headers, this.#getter);
       baggage = propagation.getBaggage(extracted);
       const tracer = this.#telemetry.tracer();
       if (verdict.context === 'trust') {

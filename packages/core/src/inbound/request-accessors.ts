@@ -13,6 +13,7 @@
  * ```ts
  * const expressAccessors: InboundRequestAccessors<Request> = {
  *   headers: (req) => req.headers,
+ *   lowercaseHeaders: true,
  *   method: (req) => req.method,
  *   target: (req) => req.originalUrl,
  *   scheme: (req) => req.protocol,
@@ -24,6 +25,12 @@
 export interface InboundRequestAccessors<Request> {
   /** The request headers (Node's `IncomingHttpHeaders`, or any header carrier). */
   headers(request: Request): unknown;
+  /**
+   * True when {@link headers} returns Node's `IncomingHttpHeaders`, whose names are lowercase:
+   * headers are then read with one lookup each (`lowercaseHeaderGetter`) instead of the
+   * case-insensitive getter, which walks every name for each absent header. Default false.
+   */
+  readonly lowercaseHeaders?: boolean;
   /** The method as received (`GET`). */
   method(request: Request): string | undefined;
   /** The request target as received (`/users/7?x=1`); the query is cut off for `url.path`. */
