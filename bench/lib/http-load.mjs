@@ -16,7 +16,7 @@
  *     method = 'GET', headers = {}, body,
  *     pairs = [['otel-auto', 'ctxprop-sdk']],   // extra "a costs N x b" lines
  *     rate,                                     // optional fixed offered load (req/s); BENCH_RATE
- *   }) -> Promise<{ variants: {name, rps, cpuPerRequestUs, userPerRequestUs, systemPerRequestUs,
+ *   }) -> Promise<{ variants: {name, rps, heapPerRequestBytes, cpuPerRequestUs, userPerRequestUs, systemPerRequestUs,
  *                   mainThreadPerRequestUs, otherThreadsPerRequestUs, mainThreadRatio,
  *                   cpuRatio, cpuRatioQuartiles, userRatio, rpsRatio}[], pairs }>
  *
@@ -67,7 +67,7 @@ function readCpu(server) {
     const onMessage = (message) => {
       if (message?.type === 'cpu' && message.id === id) {
         server.child.off('message', onMessage);
-        resolve({ ...message.usage, threads: message.threads });
+        resolve({ ...message.usage, threads: message.threads, allocated: message.allocated });
       }
     };
     server.child.on('message', onMessage);
@@ -110,8 +110,11 @@ async function measure(server, options, seconds) {
   const threads = before.threads && after.threads;
   const mainThread = threads ? (after.threads.main - before.threads.main) / load.requests : NaN;
   const otherThreads = threads ? (after.threads.others - before.threads.others) / load.requests : NaN;
+  // The server's heap allocation per request (after.allocated covers the time since `before`).
+  const heapPerRequestBytes = typeof after.allocated === 'number' ? after.allocated / load.requests : NaN;
   return {
     rps: load.rps,
+    heapPerRequestBytes,
     cpuPerRequestUs: user + system,
     userPerRequestUs: user,
     systemPerRequestUs: system,
@@ -183,6 +186,7 @@ export async function compareServers(options) {
     return {
       name,
       rps: median(runs.map((r) => r.rps)),
+      heapPerRequestBytes: median(runs.map((r) => r.heapPerRequestBytes)),
       cpuPerRequestUs: median(runs.map((r) => r.cpuPerRequestUs)),
       userPerRequestUs: median(runs.map((r) => r.userPerRequestUs)),
       systemPerRequestUs: median(runs.map((r) => r.systemPerRequestUs)),
@@ -195,18 +199,21 @@ export async function compareServers(options) {
       rpsRatio: median(ratios(runs, base, 'rps')),
     };
   });
-  console.log(`  ${'variant'.padEnd(28)} ${'req/s'.padStart(9)} ${'CPU us/req'.padStart(11)} ${'CPU x bare'.padStart(11)} ${'req/s x bare'.padStart(13)} ${'user us'.padStart(8)} ${'sys us'.padStart(7)} ${'user x bare'.padStart(12)} ${'main us'.padStart(8)} ${'other us'.padStart(9)} ${'main x bare'.padStart(12)}  CPU x bare, middle half of rounds`);
+  console.log(`  ${'variant'.padEnd(28)} ${'req/s'.padStart(9)} ${'CPU us/req'.padStart(11)} ${'CPU x bare'.padStart(11)} ${'req/s x bare'.padStart(13)} ${'user us'.padStart(8)} ${'sys us'.padStart(7)} ${'user x bare'.padStart(12)} ${'main us'.padStart(8)} ${'other us'.padStart(9)} ${'main x bare'.padStart(12)} ${'heap KB/req'.padStart(12)}  CPU x bare, middle half of rounds`);
   for (const row of rows) {
     console.log(
-      `  ${row.name.padEnd(28)} ${fmt(row.rps, 0).padStart(9)} ${fmt(row.cpuPerRequestUs, 1).padStart(11)} ${fmt(row.cpuRatio).padStart(11)} ${fmt(row.rpsRatio).padStart(13)} ${fmt(row.userPerRequestUs, 1).padStart(8)} ${fmt(row.systemPerRequestUs, 1).padStart(7)} ${fmt(row.userRatio).padStart(12)} ${fmt(row.mainThreadPerRequestUs, 1).padStart(8)} ${fmt(row.otherThreadsPerRequestUs, 1).padStart(9)} ${fmt(row.mainThreadRatio).padStart(12)}  ${fmt(row.cpuRatioQuartiles[0])}-${fmt(row.cpuRatioQuartiles[1])}`,
+      `  ${row.name.padEnd(28)} ${fmt(row.rps, 0).padStart(9)} ${fmt(row.cpuPerRequestUs, 1).padStart(11)} ${fmt(row.cpuRatio).padStart(11)} ${fmt(row.rpsRatio).padStart(13)} ${fmt(row.userPerRequestUs, 1).padStart(8)} ${fmt(row.systemPerRequestUs, 1).padStart(7)} ${fmt(row.userRatio).padStart(12)} ${fmt(row.mainThreadPerRequestUs, 1).padStart(8)} ${fmt(row.otherThreadsPerRequestUs, 1).padStart(9)} ${fmt(row.mainThreadRatio).padStart(12)} ${fmt(row.heapPerRequestBytes / 1024).padStart(12)}  ${fmt(row.cpuRatioQuartiles[0])}-${fmt(row.cpuRatioQuartiles[1])}`,
     );
   }
   const pairs = opts.pairs.map(([a, b]) => {
     const pairRatios = ratios(samples.get(a), samples.get(b), 'cpuPerRequestUs');
     const ratio = median(pairRatios);
     const [low, high] = quartiles(pairRatios);
-    console.log(`  ${a} uses ${fmt(ratio)}x the CPU per request of ${b} (middle half of rounds ${fmt(low)}-${fmt(high)})`);
-    return { a, b, cpuRatio: ratio };
+    const heap = (name) => rows.find((row) => row.name === name).heapPerRequestBytes;
+    const heapDifference = heap(a) - heap(b);
+    const heapText = Number.isNaN(heapDifference) ? '' : `; allocates ${heapDifference >= 0 ? '+' : ''}${fmt(heapDifference, 0)} bytes of heap per request`;
+    console.log(`  ${a} uses ${fmt(ratio)}x the CPU per request of ${b} (middle half of rounds ${fmt(low)}-${fmt(high)})${heapText}`);
+    return { a, b, cpuRatio: ratio, heapDifferenceBytes: heapDifference };
   });
   return { variants: rows, pairs };
 }
