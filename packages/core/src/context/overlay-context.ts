@@ -14,12 +14,33 @@ const DELETED = Symbol('ctxprop.context.deleted');
 /** More values than this and the overlay becomes an API context (one copy), so reads stay short. */
 const MAX_OWN_VALUES = 8;
 
-class OverlayContext implements Context {
+/**
+ * What the three layer shapes share: a set and a delete are both "this layer plus one value"
+ * (a delete writes {@link DELETED}), which each shape makes in its own way.
+ */
+abstract class LayerContext implements Context {
+  abstract getValue(key: symbol): unknown;
+
+  /** A new layer: this one with `key` set to `value` (or to {@link DELETED}). */
+  protected abstract with(key: symbol, value: unknown): Context;
+
+  setValue(key: symbol, value: unknown): Context {
+    return this.with(key, value);
+  }
+
+  deleteValue(key: symbol): Context {
+    return this.with(key, DELETED);
+  }
+}
+
+/** Up to {@link MAX_OWN_VALUES} values over a parent, in two arrays. */
+class OverlayContext extends LayerContext {
   readonly #parent: Context;
   readonly #keys: readonly symbol[];
   readonly #values: readonly unknown[];
 
   constructor(parent: Context, keys: readonly symbol[], values: readonly unknown[]) {
+    super();
     this.#parent = parent;
     this.#keys = keys;
     this.#values = values;
@@ -36,15 +57,7 @@ class OverlayContext implements Context {
     return this.#parent.getValue(key);
   }
 
-  setValue(key: symbol, value: unknown): Context {
-    return this.#with(key, value);
-  }
-
-  deleteValue(key: symbol): Context {
-    return this.#with(key, DELETED);
-  }
-
-  #with(key: symbol, value: unknown): Context {
+  protected with(key: symbol, value: unknown): Context {
     const index = this.#keys.indexOf(key);
     if (index >= 0) {
       const values = this.#values.slice();
@@ -65,29 +78,26 @@ class OverlayContext implements Context {
 }
 
 /** One value over a parent: the common case (a remote span, a baggage), in one allocation. */
-class OneValueContext implements Context {
+class OneValueContext extends LayerContext {
   readonly #parent: Context;
   readonly #key: symbol;
   readonly #value: unknown;
 
   constructor(parent: Context, key: symbol, value: unknown) {
+    super();
     this.#parent = parent;
     this.#key = key;
     this.#value = value;
   }
 
   getValue(key: symbol): unknown {
-    return key === this.#key ? this.#value : this.#parent.getValue(key);
+    if (key !== this.#key) return this.#parent.getValue(key);
+    return this.#value === DELETED ? undefined : this.#value;
   }
 
-  setValue(key: symbol, value: unknown): Context {
+  protected with(key: symbol, value: unknown): Context {
     if (key === this.#key) return new OneValueContext(this.#parent, key, value);
     return new TwoValueContext(this.#parent, this.#key, this.#value, key, value);
-  }
-
-  deleteValue(key: symbol): Context {
-    if (key === this.#key) return new OverlayContext(this.#parent, [key], [DELETED]);
-    return new TwoValueContext(this.#parent, this.#key, this.#value, key, DELETED);
   }
 }
 
@@ -95,7 +105,7 @@ class OneValueContext implements Context {
  * Two values over a parent, in one allocation: an inbound request's extracted context (the
  * remote span, then the baggage) without the two arrays of an {@link OverlayContext}.
  */
-class TwoValueContext implements Context {
+class TwoValueContext extends LayerContext {
   readonly #parent: Context;
   readonly #firstKey: symbol;
   readonly #firstValue: unknown;
@@ -103,6 +113,7 @@ class TwoValueContext implements Context {
   readonly #secondValue: unknown;
 
   constructor(parent: Context, firstKey: symbol, firstValue: unknown, secondKey: symbol, secondValue: unknown) {
+    super();
     this.#parent = parent;
     this.#firstKey = firstKey;
     this.#firstValue = firstValue;
@@ -116,15 +127,7 @@ class TwoValueContext implements Context {
     return this.#parent.getValue(key);
   }
 
-  setValue(key: symbol, value: unknown): Context {
-    return this.#with(key, value);
-  }
-
-  deleteValue(key: symbol): Context {
-    return this.#with(key, DELETED);
-  }
-
-  #with(key: symbol, value: unknown): Context {
+  protected with(key: symbol, value: unknown): Context {
     if (key === this.#firstKey) return new TwoValueContext(this.#parent, key, value, this.#secondKey, this.#secondValue);
     if (key === this.#secondKey) return new TwoValueContext(this.#parent, this.#firstKey, this.#firstValue, key, value);
     return new OverlayContext(this.#parent, [this.#firstKey, this.#secondKey, key], [this.#firstValue, this.#secondValue, value]);
