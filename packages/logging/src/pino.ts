@@ -3,8 +3,8 @@
  * inside the log call, before the line is serialized, so the fields are those of the caller's
  * context even when a transport writes the line later in a worker thread.
  */
-import { context } from '@opentelemetry/api';
 import { InvalidOptionError } from '@ctxprop/core';
+import { createActiveContextReader } from './active-context.js';
 import { resolveOptions, type TraceFieldsOptions } from './options.js';
 import { createFieldsFactory } from './trace-fields.js';
 
@@ -55,16 +55,17 @@ export interface PinoMixinOptions extends TraceFieldsOptions {
 export function pinoMixin(options?: PinoMixinOptions): (mergeObject: object, level: number, logger: unknown) => Record<string, unknown> {
   const fieldsOf = createFieldsFactory(resolveOptions(options, ['mixin']));
   const theirs = options?.mixin;
+  const activeContext = createActiveContextReader();
   if (theirs === undefined) {
     return function ctxpropPinoMixin(): Record<string, unknown> {
-      return fieldsOf(context.active());
+      return fieldsOf(activeContext());
     };
   }
   if (typeof theirs !== 'function') {
     throw new InvalidOptionError('mixin', 'a function (mergeObject, level, logger) => object', theirs, 'Pass your pino mixin function, or leave the option out.');
   }
   return function ctxpropPinoMixin(mergeObject: object, level: number, logger: unknown): Record<string, unknown> {
-    const fields = fieldsOf(context.active());
+    const fields = fieldsOf(activeContext());
     const extra = theirs(mergeObject, level, logger);
     // Copied, never returned: pino assigns into the mixin's result, and theirs may be shared.
     if (extra !== null && typeof extra === 'object') Object.assign(fields, extra);

@@ -5,8 +5,9 @@
  * worked out when the factory is created; a log call reads the context, formats the ids (cached
  * for the last span context seen) and builds a fresh object.
  */
-import { context, propagation, trace, type Context, type Span, type SpanContext } from '@opentelemetry/api';
+import { propagation, trace, type Context, type Span, type SpanContext } from '@opentelemetry/api';
 import { countDiagnostic } from '@ctxprop/core';
+import { createActiveContextReader } from './active-context.js';
 import { createBaggageFieldWriter } from './baggage-fields.js';
 import { createIdFieldsBuilder, type FormattedIds } from './id-fields.js';
 import { SPAN_ID_HEX_LENGTH, TRACE_ID_HEX_LENGTH, ZERO_SPAN_ID, ZERO_TRACE_ID, low64Decimal, normalizeHexId, traceFlagsHex } from './ids.js';
@@ -95,7 +96,8 @@ export function createFieldsFactory(resolved: ResolvedOptions): FieldsFactory {
       if (writeBaggage !== undefined) writeBaggage(fields, propagation.getBaggage(ctx));
       return fields;
     } catch {
-      // A log call must never fail because of its trace fields.
+      // A log call must never fail because of its trace fields: it gets what was made before the
+      // throw.
       countDiagnostic('internal.error');
       return fields ?? {};
     }
@@ -145,8 +147,9 @@ function isEntrySpan(span: Span): boolean {
  */
 export function createTraceFields(options?: TraceFieldsOptions): TraceFieldsFunction {
   const fieldsOf = createFieldsFactory(resolveOptions(options));
+  const activeContext = createActiveContextReader();
   return function ctxpropTraceFields(ctx?: Context): TraceFieldRecord {
-    return fieldsOf(ctx ?? context.active());
+    return fieldsOf(ctx ?? activeContext());
   };
 }
 

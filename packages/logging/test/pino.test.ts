@@ -3,8 +3,8 @@
  * captured inside the log call, so they are right even when a pino transport writes the line
  * later in a worker thread (issue #5, pino).
  */
-import { context, ROOT_CONTEXT, trace } from '@opentelemetry/api';
-import { ensureContextManager } from '@ctxprop/core';
+import { context, propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { diagnosticsSnapshot, ensureContextManager } from '@ctxprop/core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +33,38 @@ describe('pinoMixin()', () => {
       expect(second).not.toBe(first);
       expect(second).toEqual({ trace_id: TRACE_ID, span_id: SPAN_ID, trace_flags: '01' });
     });
+  });
+
+  it('follows the active context from call to call, back and forth (lines of requests that interleave)', () => {
+    const mixin = pinoMixin({ baggageKeys: ['customer.tier'] });
+    const otherSpan = 'a3ce929d0e0e4736';
+    const other = propagation.setBaggage(
+      trace.setSpanContext(ROOT_CONTEXT, { traceId: TRACE_ID, spanId: otherSpan, traceFlags: 0, isRemote: true }),
+      propagation.createBaggage({ 'customer.tier': { value: 'gold' } }),
+    );
+    const seen = [active, other, active, ROOT_CONTEXT, other].map((ctx) => context.with(ctx, () => mixin({}, 30, undefined)));
+    const forActive = { trace_id: TRACE_ID, span_id: SPAN_ID, trace_flags: '01' };
+    const forOther = { trace_id: TRACE_ID, span_id: otherSpan, trace_flags: '00', 'customer.tier': 'gold' };
+    expect(seen).toEqual([forActive, forOther, forActive, {}, forOther]);
+  });
+
+  it('counts a span whose context throws, writes no ids for it, and asks the span again on the next line', () => {
+    const mixin = pinoMixin();
+    let calls = 0;
+    const flaky = trace.wrapSpanContext({ traceId: TRACE_ID, spanId: SPAN_ID, traceFlags: 1 });
+    const realContext = flaky.spanContext.bind(flaky);
+    flaky.spanContext = () => {
+      calls++;
+      if (calls === 1) throw new Error('span context not ready');
+      return realContext();
+    };
+    const ctx = trace.setSpan(ROOT_CONTEXT, flaky);
+    const before = diagnosticsSnapshot()['internal.error'] ?? 0;
+    const [first, second] = context.with(ctx, () => [mixin({}, 30, undefined), mixin({}, 30, undefined)]);
+    expect(first).toEqual({});
+    expect(second).toEqual({ trace_id: TRACE_ID, span_id: SPAN_ID, trace_flags: '01' });
+    expect(calls).toBe(2);
+    expect(diagnosticsSnapshot()['internal.error']).toBe(before + 1);
   });
 
   it('is a named function', () => {
