@@ -13,8 +13,8 @@ import {
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { AggregationTemporality, DataPointType, MeterProvider, MetricReader, type HistogramMetricData } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { HTTP_SERVER_DURATION_BUCKETS, METRIC_HTTP_SERVER_REQUEST_DURATION } from '@ctxprop/core';
-import { fakeRequest, handlerFor, INBOUND_SPAN_ID, INBOUND_TRACE_ID, INBOUND_TRACEPARENT } from './inbound-support';
+import { createInboundHandler, HTTP_SERVER_DURATION_BUCKETS, METRIC_HTTP_SERVER_REQUEST_DURATION, resolveInboundOptions, type InboundRequestAccessors } from '@ctxprop/core';
+import { fakeAccessors, fakeRequest, handlerFor, INBOUND_SPAN_ID, INBOUND_TRACE_ID, INBOUND_TRACEPARENT, type FakeRequest } from './inbound-support';
 
 class TestReader extends MetricReader {
   constructor() {
@@ -92,6 +92,55 @@ describe('the SERVER span', () => {
     scope.setRoute('/orders/:orderId');
     scope.finish(201);
     expect(exporter.getFinishedSpans()[0]!.name).toBe('GET /orders/:orderId');
+  });
+
+  describe('with accessors whose route is known at start (routeAtStart)', () => {
+    const routeAtStart = (routes: (string | undefined)[]) => {
+      const asked: FakeRequest[] = [];
+      const accessors: InboundRequestAccessors<FakeRequest> = {
+        ...fakeAccessors,
+        route: (request) => (asked.push(request), routes.shift()),
+        routeAtStart: true,
+      };
+      const handler = createInboundHandler(resolveInboundOptions<FakeRequest>({ outbound: false }, { name: 'test-adapter', version: '1.2.3' }), accessors);
+      return { handler, asked };
+    };
+
+    it('starts the span with its final name and http.route, and asks for the route once', () => {
+      const { handler, asked } = routeAtStart(['/users/:id']);
+      const request = fakeRequest({ traceparent: INBOUND_TRACEPARENT });
+      const scope = handler.start(request)!;
+      // The span is named before anything else runs: what a sampler or a span processor's onStart sees.
+      expect((scope.span as unknown as ReadableSpan).name).toBe('GET /users/:id');
+      expect((scope.span as unknown as ReadableSpan).attributes['http.route']).toBe('/users/:id');
+      expect(scope.route).toBe('/users/:id');
+      scope.setRoute('/users/:id');
+      scope.finish(200);
+      expect(asked).toEqual([request]);
+      expect(exporter.getFinishedSpans()[0]).toMatchObject({ name: 'GET /users/:id', attributes: expect.objectContaining({ 'http.route': '/users/:id' }) });
+    });
+
+    it('names the span by the method while the route is unknown (no route matched), and still takes one given later', () => {
+      const { handler } = routeAtStart([undefined, '']);
+      const scope = handler.start(fakeRequest())!;
+      expect((scope.span as unknown as ReadableSpan).name).toBe('GET');
+      expect(scope.route).toBeUndefined();
+      scope.setRoute('/fallback/*');
+      scope.finish(404);
+      expect(exporter.getFinishedSpans()[0]).toMatchObject({ name: 'GET /fallback/*', attributes: expect.objectContaining({ 'http.route': '/fallback/*' }) });
+    });
+
+    it('does not ask for the route at start without an SDK recording, where nothing would use it', () => {
+      const { handler, asked } = routeAtStart(['/users/:id']);
+      trace.disable();
+      try {
+        const scope = handler.start(fakeRequest())!;
+        expect(scope.span).toBeUndefined();
+        expect(asked).toEqual([]);
+      } finally {
+        trace.setGlobalTracerProvider(provider);
+      }
+    });
   });
 
   it("reports an unknown method as _OTHER and names the span 'HTTP'", () => {

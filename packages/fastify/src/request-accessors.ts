@@ -39,4 +39,6 @@ export const fastifyAccessors: InboundRequestAccessors<FastifyRequest> = {
   // `request.ip` follows Fastify's `trustProxy` setting (X-Forwarded-For).
   clientAddress: (request) => request.ip,
   route: fastifyRoute,
+  // Fastify routes before onRequest: the span starts named `{METHOD} {route}`, for samplers too.
+  routeAtStart: true,
 };

@@ -39,6 +39,7 @@ import {
   ATTR_CLIENT_ADDRESS,
   ATTR_HTTP_REQUEST_METHOD,
   ATTR_HTTP_REQUEST_METHOD_ORIGINAL,
+  ATTR_HTTP_ROUTE,
   ATTR_SERVER_ADDRESS,
   ATTR_SERVER_PORT,
   ATTR_URL_PATH,
@@ -47,6 +48,7 @@ import {
   normalizeMethod,
   parseHostHeader,
   pathOf,
+  routeTemplate,
   serverSpanName,
 } from './http-semconv.js';
 import type { ResolvedInboundOptions } from './options.js';
@@ -149,6 +151,8 @@ class Handler<Request> implements InboundHandler<Request>, InboundScopeRuntime<R
     let baggage;
     let span: Span | undefined;
     let scheme: string | undefined;
+    // Known now only where the framework routes before its first hook (accessors.routeAtStart).
+    let route: string | undefined;
     const existing = activeServerSpan(active);
     if (existing !== undefined) {
       // instrumentation-http extracted (with the global propagator) and started the span already;
@@ -161,11 +165,12 @@ class Handler<Request> implements InboundHandler<Request>, InboundScopeRuntime<R
       const extracted = options.propagator.extract(active, headers, this.#getter);
       baggage = propagation.getBaggage(extracted);
       const tracer = this.#telemetry.tracer();
+      if (tracer !== undefined && accessors.routeAtStart === true) route = routeTemplate(accessors.route(request));
       if (verdict.context === 'trust') {
         parent = extracted;
         if (tracer !== undefined) {
           scheme = accessors.scheme(request);
-          span = this.#startSpan(tracer, request, scheme, headers, parent, false, undefined);
+          span = this.#startSpan(tracer, request, scheme, route, headers, parent, false, undefined);
         }
       } else {
         // link / ignore: the caller's span is not our parent; a new trace starts.
@@ -177,7 +182,7 @@ class Handler<Request> implements InboundHandler<Request>, InboundScopeRuntime<R
             if (remote !== undefined && remote !== trace.getSpanContext(active)) links = [{ context: remote }];
           }
           scheme = accessors.scheme(request);
-          span = this.#startSpan(tracer, request, scheme, headers, parent, true, links);
+          span = this.#startSpan(tracer, request, scheme, route, headers, parent, true, links);
         }
       }
       // No trace.setSpan(parent, span): the request's context reads its span from the scope.
@@ -194,7 +199,7 @@ class Handler<Request> implements InboundHandler<Request>, InboundScopeRuntime<R
     const origin = existing !== undefined ? 'enriched' : span !== undefined ? 'own' : 'none';
     // Only a span name or the histogram needs the method: with neither, it is not read at all.
     const method = span !== undefined || histogram !== undefined ? normalizeMethod(accessors.method(request)) : '';
-    const scope = new InboundScope(this, request, parent, span, origin, baggage, method, scheme, histogram);
+    const scope = new InboundScope(this, request, parent, span, origin, baggage, method, scheme, route, histogram);
     if (options.originBaggage !== undefined) this.#addOriginBaggage(scope, request);
     return scope;
   }
@@ -203,6 +208,7 @@ class Handler<Request> implements InboundHandler<Request>, InboundScopeRuntime<R
     tracer: Tracer,
     request: Request,
     scheme: string | undefined,
+    route: string | undefined,
     headers: unknown,
     parent: Context,
     root: boolean,
@@ -216,6 +222,7 @@ class Handler<Request> implements InboundHandler<Request>, InboundScopeRuntime<R
     const path = pathOf(accessors.target(request));
     if (path !== undefined) attributes[ATTR_URL_PATH] = path;
     if (scheme !== undefined) attributes[ATTR_URL_SCHEME] = scheme;
+    if (route !== undefined) attributes[ATTR_HTTP_ROUTE] = route;
     const record = headers as Record<string, unknown>;
     const host = parseHostHeader(record['host'] as string | undefined);
     if (host !== undefined) {
@@ -226,7 +233,7 @@ class Handler<Request> implements InboundHandler<Request>, InboundScopeRuntime<R
     if (typeof userAgent === 'string') attributes[ATTR_USER_AGENT_ORIGINAL] = userAgent;
     const client = accessors.clientAddress(request);
     if (typeof client === 'string' && client !== '') attributes[ATTR_CLIENT_ADDRESS] = client;
-    return tracer.startSpan(serverSpanName(method, undefined), { kind: SpanKind.SERVER, attributes, links, root }, parent);
+    return tracer.startSpan(serverSpanName(method, route), { kind: SpanKind.SERVER, attributes, links, root }, parent);
   }
 
   #addOriginBaggage(scope: InboundScope<Request>, request: Request): void {

@@ -67,6 +67,11 @@ export function normalizeMethod(method: string | undefined): string {
   return method !== undefined && KNOWN_METHODS.has(method) ? method : '_OTHER';
 }
 
+/** A route template an adapter reported, or undefined when it is not a non-empty string. */
+export function routeTemplate(route: unknown): string | undefined {
+  return typeof route === 'string' && route !== '' ? route : undefined;
+}
+
 /**
  * The span name: `{method} {route}` once the route is known, `{method}` before; `HTTP` stands in
  * for a method that is not a known one.

@@ -41,4 +41,11 @@ export interface InboundRequestAccessors<Request> {
   clientAddress(request: Request): string | undefined;
   /** The matched route template (`/users/:id`), or undefined when no route matched (yet). */
   route(request: Request): string | undefined;
+  /**
+   * True when {@link route} already answers when the adapter calls `start()` (Fastify routes a
+   * request before its first hook). The server span is then started with `http.route` and its
+   * final name `{METHOD} {route}`, so that a sampler sees both. Default false: the route is set
+   * when the adapter learns it (`scope.setRoute`) or read when the response ends.
+   */
+  readonly routeAtStart?: boolean;
 }

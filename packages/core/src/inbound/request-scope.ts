@@ -32,6 +32,7 @@ import {
   ATTR_URL_SCHEME,
   ERROR_TYPE_ABORTED,
   errorTypeOf,
+  routeTemplate,
   serverSpanName,
 } from './http-semconv.js';
 import type { ResolvedInboundOptions } from './options.js';
@@ -114,6 +115,7 @@ export class InboundScope<Request = unknown> implements BaggageHolder {
     baggage: Baggage | undefined,
     method: string,
     scheme: string | undefined,
+    route: string | undefined,
     histogram: Histogram | undefined,
   ) {
     this.#runtime = runtime;
@@ -123,6 +125,8 @@ export class InboundScope<Request = unknown> implements BaggageHolder {
     this.baggage = baggage;
     this.#method = method;
     this.#scheme = scheme;
+    // Set only when the span was started with it (http.route and the name are on it already).
+    this.#route = route;
     this.#histogram = histogram;
     this.#startTime = histogram === undefined ? 0 : performance.now();
     this.needsResponse = (span !== undefined && span.isRecording()) || histogram !== undefined;
@@ -177,8 +181,9 @@ export class InboundScope<Request = unknown> implements BaggageHolder {
    * Sets the route template (`/users/:id`) as soon as the framework knows it: `http.route` and the
    * span name `{METHOD} {route}`. Without it, {@link finish} asks the adapter's accessor.
    */
-  setRoute(route: string | undefined): void {
-    if (typeof route !== 'string' || route === '' || route === this.#route) return;
+  setRoute(reported: string | undefined): void {
+    const route = routeTemplate(reported);
+    if (route === undefined || route === this.#route) return;
     this.#route = route;
     const span = this.span;
     if (span === undefined) return;
