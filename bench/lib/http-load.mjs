@@ -16,7 +16,7 @@
  *     method = 'GET', headers = {}, body,
  *     pairs = [['otel-auto', 'ctxprop-sdk']],   // extra "a costs N x b" lines
  *     rate,                                     // optional fixed offered load (req/s); BENCH_RATE
- *   }) -> Promise<{ variants: {name, rps, heapPerRequestBytes, cpuPerRequestUs, userPerRequestUs, systemPerRequestUs,
+ *   }) -> Promise<{ variants: {name, rps, heapPerRequestBytes, promotedPerRequestBytes, cpuPerRequestUs, userPerRequestUs, systemPerRequestUs,
  *                   mainThreadPerRequestUs, otherThreadsPerRequestUs, mainThreadRatio,
  *                   cpuRatio, cpuRatioQuartiles, userRatio, rpsRatio}[], pairs }>
  *
@@ -67,7 +67,7 @@ function readCpu(server) {
     const onMessage = (message) => {
       if (message?.type === 'cpu' && message.id === id) {
         server.child.off('message', onMessage);
-        resolve({ ...message.usage, threads: message.threads, allocated: message.allocated });
+        resolve({ ...message.usage, threads: message.threads, allocated: message.allocated, promoted: message.promoted });
       }
     };
     server.child.on('message', onMessage);
@@ -112,9 +112,12 @@ async function measure(server, options, seconds) {
   const otherThreads = threads ? (after.threads.others - before.threads.others) / load.requests : NaN;
   // The server's heap allocation per request (after.allocated covers the time since `before`).
   const heapPerRequestBytes = typeof after.allocated === 'number' ? after.allocated / load.requests : NaN;
+  // What of it scavenges moved to the old generation, for a full collection to free.
+  const promotedPerRequestBytes = typeof after.promoted === 'number' ? after.promoted / load.requests : NaN;
   return {
     rps: load.rps,
     heapPerRequestBytes,
+    promotedPerRequestBytes,
     cpuPerRequestUs: user + system,
     userPerRequestUs: user,
     systemPerRequestUs: system,
@@ -187,6 +190,7 @@ export async function compareServers(options) {
       name,
       rps: median(runs.map((r) => r.rps)),
       heapPerRequestBytes: median(runs.map((r) => r.heapPerRequestBytes)),
+      promotedPerRequestBytes: median(runs.map((r) => r.promotedPerRequestBytes)),
       cpuPerRequestUs: median(runs.map((r) => r.cpuPerRequestUs)),
       userPerRequestUs: median(runs.map((r) => r.userPerRequestUs)),
       systemPerRequestUs: median(runs.map((r) => r.systemPerRequestUs)),
@@ -199,10 +203,10 @@ export async function compareServers(options) {
       rpsRatio: median(ratios(runs, base, 'rps')),
     };
   });
-  console.log(`  ${'variant'.padEnd(28)} ${'req/s'.padStart(9)} ${'CPU us/req'.padStart(11)} ${'CPU x bare'.padStart(11)} ${'req/s x bare'.padStart(13)} ${'user us'.padStart(8)} ${'sys us'.padStart(7)} ${'user x bare'.padStart(12)} ${'main us'.padStart(8)} ${'other us'.padStart(9)} ${'main x bare'.padStart(12)} ${'heap KB/req'.padStart(12)}  CPU x bare, middle half of rounds`);
+  console.log(`  ${'variant'.padEnd(28)} ${'req/s'.padStart(9)} ${'CPU us/req'.padStart(11)} ${'CPU x bare'.padStart(11)} ${'req/s x bare'.padStart(13)} ${'user us'.padStart(8)} ${'sys us'.padStart(7)} ${'user x bare'.padStart(12)} ${'main us'.padStart(8)} ${'other us'.padStart(9)} ${'main x bare'.padStart(12)} ${'heap KB/req'.padStart(12)} ${'promoted B/req'.padStart(15)}  CPU x bare, middle half of rounds`);
   for (const row of rows) {
     console.log(
-      `  ${row.name.padEnd(28)} ${fmt(row.rps, 0).padStart(9)} ${fmt(row.cpuPerRequestUs, 1).padStart(11)} ${fmt(row.cpuRatio).padStart(11)} ${fmt(row.rpsRatio).padStart(13)} ${fmt(row.userPerRequestUs, 1).padStart(8)} ${fmt(row.systemPerRequestUs, 1).padStart(7)} ${fmt(row.userRatio).padStart(12)} ${fmt(row.mainThreadPerRequestUs, 1).padStart(8)} ${fmt(row.otherThreadsPerRequestUs, 1).padStart(9)} ${fmt(row.mainThreadRatio).padStart(12)} ${fmt(row.heapPerRequestBytes / 1024).padStart(12)}  ${fmt(row.cpuRatioQuartiles[0])}-${fmt(row.cpuRatioQuartiles[1])}`,
+      `  ${row.name.padEnd(28)} ${fmt(row.rps, 0).padStart(9)} ${fmt(row.cpuPerRequestUs, 1).padStart(11)} ${fmt(row.cpuRatio).padStart(11)} ${fmt(row.rpsRatio).padStart(13)} ${fmt(row.userPerRequestUs, 1).padStart(8)} ${fmt(row.systemPerRequestUs, 1).padStart(7)} ${fmt(row.userRatio).padStart(12)} ${fmt(row.mainThreadPerRequestUs, 1).padStart(8)} ${fmt(row.otherThreadsPerRequestUs, 1).padStart(9)} ${fmt(row.mainThreadRatio).padStart(12)} ${fmt(row.heapPerRequestBytes / 1024).padStart(12)} ${fmt(row.promotedPerRequestBytes, 0).padStart(15)}  ${fmt(row.cpuRatioQuartiles[0])}-${fmt(row.cpuRatioQuartiles[1])}`,
     );
   }
   const pairs = opts.pairs.map(([a, b]) => {
