@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Express, served five ways: bare; with the hand-written minimal context the targets are
-// set against (servers/hand-written-context.mjs: one AsyncLocalStorage, a traceparent regex, a
-// baggage split); with ctxprop and no SDK; with ctxprop and the OpenTelemetry SDK recording SERVER
+// Express, served six ways: bare; with one AsyncLocalStorage.run per request and an empty store
+// (servers/express-als-only.mjs: the floor of any such context); with the hand-written minimal
+// context the targets are set against (servers/hand-written-context.mjs: one
+// AsyncLocalStorage, a traceparent regex, a baggage split); with ctxprop and no SDK; with ctxprop and the OpenTelemetry SDK recording SERVER
 // spans; and with OpenTelemetry's auto-instrumentation (instrumentation-http + instrumentation-express +
 // SDK) doing the same job. Requests carry a traceparent and three baggage members. Server CPU per
 // request (user and system) and requests/s over interleaved paired rounds, fresh server processes
