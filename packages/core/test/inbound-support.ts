@@ -23,8 +23,8 @@ export function fakeRequest(headers: Record<string, string | string[]> = {}, ext
   return { headers, method: 'GET', url: '/users/7?expand=1', ip: '10.0.0.5', ...extra };
 }
 
-export function handlerFor(options: InboundOptions<FakeRequest> = {}) {
-  return createInboundHandler(resolveInboundOptions({ outbound: false, ...options }, { name: 'test-adapter', version: '1.2.3' }), fakeAccessors);
+export function handlerFor(options: InboundOptions<FakeRequest> = {}, accessors: InboundRequestAccessors<FakeRequest> = fakeAccessors) {
+  return createInboundHandler(resolveInboundOptions({ outbound: false, ...options }, { name: 'test-adapter', version: '1.2.3' }), accessors);
 }
 
 // W3C Trace Context §3.2 example values.

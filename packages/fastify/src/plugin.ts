@@ -47,8 +47,9 @@ function setUp(handler: InboundHandler<FastifyRequest>, request: FastifyRequest,
   try {
     attachScope(request, scope);
     if (scope.needsResponse) {
-      // Fastify routes before the first hook: the span is named `{METHOD} {route}` from here on.
-      scope.setRoute(fastifyRoute(request));
+      // Fastify routes before the first hook. A span ctxprop started has the route already
+      // (accessors.routeAtStart); instrumentation-http's span and the histogram get it here.
+      if (scope.route === undefined) scope.setRoute(fastifyRoute(request));
       finishWithResponse(scope, reply.raw);
     }
     // The request's and response's events ('data', 'end', 'close', 'finish') come from the socket's
