@@ -6,6 +6,7 @@ import {
   JaegerPropagator,
   OTTracePropagator,
   resetDiagnostics,
+  TraceContextPropagator,
   XRayPropagator,
 } from '@ctxprop/core';
 import {
@@ -49,6 +50,25 @@ describe('CompositePropagator extract(): trace context precedence', () => {
   it('takes the trace context of the first configured propagator that finds one', () => {
     expect(trace.getSpanContext(extract(new CompositePropagator([new B3Propagator(), new JaegerPropagator()]), headers))?.traceId).toBe(B3_TRACE);
     expect(trace.getSpanContext(extract(new CompositePropagator([new JaegerPropagator(), new B3Propagator()]), headers))?.traceId).toBe(JAEGER_TRACE);
+  });
+
+  it('checks the ids of a parsed traceparent again when a propagator changed them before returning it', () => {
+    // A wrapping propagator that spoils the ids W3C parsing produced: the composite must not take
+    // a span context it would reject from any other propagator, and falls back to the next one.
+    const spoiling: TextMapPropagator = {
+      inject: () => undefined,
+      fields: () => ['traceparent'],
+      extract(ctx, carrier, getter) {
+        const extracted = new TraceContextPropagator().extract(ctx, carrier, getter);
+        const spanContext = trace.getSpanContext(extracted);
+        if (spanContext !== undefined) spanContext.traceId = '0'.repeat(32);
+        return extracted;
+      },
+    };
+    const carrier = { ...headers, traceparent: `00-${JAEGER_TRACE}-${SPAN}-01` };
+    expect(trace.getSpanContext(extract(new CompositePropagator([spoiling, new B3Propagator()]), carrier))?.traceId).toBe(B3_TRACE);
+    // Unspoiled, the parsed traceparent wins.
+    expect(trace.getSpanContext(extract(new CompositePropagator([new TraceContextPropagator(), new B3Propagator()]), carrier))?.traceId).toBe(JAEGER_TRACE);
   });
 
   it('drops everything a later propagator found with its trace context (no B3 debug flag on the Jaeger trace)', () => {

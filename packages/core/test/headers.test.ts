@@ -93,6 +93,21 @@ describe('lowercaseHeaderGetter (Node IncomingHttpHeaders)', () => {
     expect(lowercaseHeaderGetter.get({ 'x-custom-trace': 'x' }, 'X-Custom-Trace')).toBe('x');
   });
 
+  it('reads a header held under exactly the name asked for, and lowers the name only when that misses', () => {
+    const reads: PropertyKey[] = [];
+    const carrier = new Proxy({ 'X-Custom-Trace': 'exact', 'x-other': 'lowered' } as Record<string, string>, {
+      get(target, key) {
+        reads.push(key);
+        return target[key as string];
+      },
+    });
+    expect(lowercaseHeaderGetter.get(carrier, 'X-Custom-Trace')).toBe('exact');
+    expect(reads).toEqual(['X-Custom-Trace']);
+    reads.length = 0;
+    expect(lowercaseHeaderGetter.get(carrier, 'X-Other')).toBe('lowered');
+    expect(reads).toEqual(['X-Other', 'x-other']);
+  });
+
   it('lists keys, and reads nothing from carriers that are not objects', () => {
     expect(lowercaseHeaderGetter.keys({ traceparent: 'x', baggage: 'a=1' })).toEqual(['traceparent', 'baggage']);
     expect(lowercaseHeaderGetter.get(null, 'traceparent')).toBeUndefined();

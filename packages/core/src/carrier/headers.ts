@@ -168,7 +168,8 @@ function needsLowering(name: string): boolean {
  * name when a header is absent, looking for it in another case, which a request pays for each
  * absent header (`tracestate`, and every configured format's header when the request carries no
  * trace context). A header that code running before ctxprop added to `req.headers` in another
- * case is not seen. The inbound adapters use it; names asked for in capitals are lowered first.
+ * case is not seen. The inbound adapters use it; a name asked for in capitals is also looked up
+ * lowered when it is not held as asked.
  *
  * @example
  * ```ts
@@ -180,7 +181,10 @@ export const lowercaseHeaderGetter: TextMapGetter<unknown> = {
   get(carrier: unknown, name: string): string | string[] | undefined {
     if (typeof carrier !== 'object' || carrier === null) return undefined;
     try {
-      const value = (carrier as Record<string, unknown>)[needsLowering(name) ? name.toLowerCase() : name];
+      const record = carrier as Record<string, unknown>;
+      // Propagators ask for lowercase names: the first lookup answers them, present or absent.
+      let value = record[name];
+      if (value === undefined && needsLowering(name)) value = record[name.toLowerCase()];
       return value === undefined ? undefined : toText(value);
     } catch {
       // A hostile carrier (a throwing getter or Proxy) reads as "no header".

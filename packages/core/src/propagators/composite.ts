@@ -4,7 +4,6 @@
  * configured.
  */
 import {
-  isSpanContextValid,
   propagation,
   trace,
   type Baggage,
@@ -15,6 +14,7 @@ import {
 } from '@opentelemetry/api';
 import { countDiagnostic, warnOnce } from '../diagnostics/diagnostics.js';
 import { InvalidOptionError } from '../errors.js';
+import { hasValidIds } from '../wire/traceparent.js';
 import { B3Propagator } from './b3.js';
 import { getterFor, setterFor } from './carrier-access.js';
 
@@ -154,7 +154,7 @@ export class CompositePropagator implements TextMapPropagator {
       // anything else its format keeps in the context (a B3 debug flag).
       if (winner === undefined) {
         const span = trace.getSpan(result);
-        if (span !== undefined && isSpanContextValid(span.spanContext())) winner = result;
+        if (span !== undefined && hasValidIds(span.spanContext())) winner = result;
       }
     }
     if (winner === undefined) {

@@ -6,7 +6,7 @@
  * Section numbers in comments are those of the Recommendation's text
  * (https://www.w3.org/TR/trace-context-2/#traceparent-header).
  */
-import type { SpanContext, TraceState } from '@opentelemetry/api';
+import { isSpanContextValid, type SpanContext, type TraceState } from '@opentelemetry/api';
 import { byteToHex, INVALID_SPAN_ID, INVALID_TRACE_ID, isAllZeros, isHex } from './hex.js';
 
 /**
@@ -256,11 +256,31 @@ export class ParsedSpanContext implements SpanContext {
     this.#traceparent = traceparent;
   }
 
+  /** True while the ids are the parsed ones (known valid): nobody assigned others since. */
+  hasParsedIds(): boolean {
+    return this.traceId === this.#traceId && this.spanId === this.#spanId;
+  }
+
   /** The header of this span context while its ids and flags are the parsed ones, else `undefined`. */
   unchangedTraceparent(): string | undefined {
     if (this.traceId !== this.#traceId || this.spanId !== this.#spanId || this.traceFlags !== this.#traceFlags) return undefined;
     return (this.#traceparent ??= formatTraceparent(this));
   }
+}
+
+/**
+ * The API's `isSpanContextValid`, without checking the ids again of a span context
+ * {@link parseTraceparent} made (it checked them) while they are the ids it parsed. The API's
+ * check walks all 48 hex digits on every call; the composite propagator makes it on every
+ * extraction.
+ *
+ * @example
+ * ```ts
+ * hasValidIds(parseTraceparent('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01')!); // true, no second check
+ * ```
+ */
+export function hasValidIds(spanContext: SpanContext): boolean {
+  return spanContext instanceof ParsedSpanContext && spanContext.hasParsedIds() ? true : isSpanContextValid(spanContext);
 }
 
 /**
