@@ -23,6 +23,8 @@
  *   valgrindAvailable() -> boolean
  *   countInstructions({ script, env?, path, headers, warmRequests?, measuredRequests?, connections?, valgrindArgs? })
  *     -> Promise<{ requests, mainThread, allThreads, events }>   (per-request counts; events: extra callgrind events)
+ *   countRunInstructions({ script, args? }) -> Promise<{ mainThread, allThreads }>
+ *     (totals of a script run to its end: for workloads that take a count, measured at two counts)
  */
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -79,6 +81,34 @@ function readDumps(directory) {
   return dumps;
 }
 
+function callgrindArgs(directory, extra) {
+  // V8 writes and rewrites machine code: valgrind must notice every change.
+  return ['--tool=callgrind', '--smc-check=all', '--separate-threads=yes', `--callgrind-out-file=${join(directory, 'callgrind.out')}`, ...extra];
+}
+
+function totalsOf(directory, what) {
+  const dumps = readDumps(directory);
+  const main = dumps.find((dump) => dump.thread === 1);
+  if (main === undefined) throw new Error(`bench: callgrind wrote no dump of the main thread for ${what}`);
+  return { main, all: dumps.reduce((sum, dump) => sum + (dump.events.Ir ?? 0), 0) };
+}
+
+/** Runs `node script ...args` to its end under callgrind and returns its instruction totals. */
+export async function countRunInstructions({ script, args = [] }) {
+  const directory = mkdtempSync(join(tmpdir(), 'ctxprop-callgrind-'));
+  try {
+    const child = spawn('valgrind', [...callgrindArgs(directory, []), process.execPath, script, ...args.map(String)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    if (code !== 0) throw new Error(`bench: ${script} ${args.join(' ')} exited with ${code} under valgrind:\n${stderr.slice(-2000)}`);
+    const { main, all } = totalsOf(directory, script);
+    return { mainThread: main.events.Ir, allThreads: all };
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
+
 /** Runs one server under callgrind and returns its per-request instruction counts. */
 export async function countInstructions({
   script,
@@ -93,17 +123,7 @@ export async function countInstructions({
   const directory = mkdtempSync(join(tmpdir(), 'ctxprop-callgrind-'));
   const child = spawn(
     'valgrind',
-    [
-      '--tool=callgrind',
-      // V8 writes and rewrites machine code: valgrind must notice every change.
-      '--smc-check=all',
-      '--separate-threads=yes',
-      `--callgrind-out-file=${join(directory, 'callgrind.out')}`,
-      ...valgrindArgs,
-      process.execPath,
-      ...SERVER_V8_FLAGS,
-      script,
-    ],
+    [...callgrindArgs(directory, valgrindArgs), process.execPath, ...SERVER_V8_FLAGS, script],
     { cwd: dirname(script), env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'ignore'] },
   );
   try {
@@ -126,10 +146,7 @@ export async function countInstructions({
     await control(child.pid, '--dump');
     const requests = responses - from;
     trickle.stop();
-    const dumps = readDumps(directory);
-    const main = dumps.find((dump) => dump.thread === 1);
-    if (main === undefined) throw new Error(`bench: callgrind wrote no dump of the main thread for ${script}`);
-    const all = dumps.reduce((sum, dump) => sum + (dump.events.Ir ?? 0), 0);
+    const { main, all } = totalsOf(directory, script);
     const events = Object.fromEntries(Object.entries(main.events).map(([event, total]) => [event, total / requests]));
     return { requests, mainThread: main.events.Ir / requests, allThreads: all / requests, events };
   } finally {
