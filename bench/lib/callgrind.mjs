@@ -126,6 +126,7 @@ export async function countInstructions({
     [...callgrindArgs(directory, valgrindArgs), process.execPath, ...SERVER_V8_FLAGS, script],
     { cwd: dirname(script), env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'ignore'] },
   );
+  let trickle;
   try {
     const port = await waitForPort(child, script);
     const url = `http://127.0.0.1:${port}${path}`;
@@ -139,17 +140,17 @@ export async function countInstructions({
       if (result.errors > 0 || result.non2xx > 0) throw new Error(`bench: ${script} answered ${result.errors} errors and ${result.non2xx} non-2xx responses (${phase})`);
     };
     checkErrors(await load({ connections, amount: warmRequests }), 'warm-up');
-    const trickle = load({ connections: 1, duration: 3_600 });
+    trickle = load({ connections: 1, duration: 3_600 });
     await control(child.pid, '--zero');
     const from = responses;
     checkErrors(await load({ connections, amount: measuredRequests }), 'measured');
     await control(child.pid, '--dump');
     const requests = responses - from;
-    trickle.stop();
     const { main, all } = totalsOf(directory, script);
     const events = Object.fromEntries(Object.entries(main.events).map(([event, total]) => [event, total / requests]));
     return { requests, mainThread: main.events.Ir / requests, allThreads: all / requests, events };
   } finally {
+    trickle?.stop();
     child.kill('SIGKILL');
     rmSync(directory, { recursive: true, force: true });
   }

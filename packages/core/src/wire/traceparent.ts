@@ -263,7 +263,7 @@ export class ParsedSpanContext implements SpanContext {
 
   /** The header of this span context while its ids and flags are the parsed ones, else `undefined`. */
   unchangedTraceparent(): string | undefined {
-    if (this.traceId !== this.#traceId || this.spanId !== this.#spanId || this.traceFlags !== this.#traceFlags) return undefined;
+    if (!this.hasParsedIds() || this.traceFlags !== this.#traceFlags) return undefined;
     return (this.#traceparent ??= formatTraceparent(this));
   }
 }
