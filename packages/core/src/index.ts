@@ -27,6 +27,8 @@ export type { HeaderCarrier, HeaderValue } from './carrier/headers.js';
 // Context runtime
 export { AsyncLocalStorageContextManager } from './context/async-local-storage-context-manager.js';
 export { ensureContextManager, hasContextManager } from './context/runtime.js';
+export { createActiveContextReader } from './context/active-context.js';
+export type { ActiveContextReader } from './context/active-context.js';
 
 // Baggage model
 export type { BaggageMember, BaggageProperty } from './baggage/types.js';

@@ -6,6 +6,7 @@
 import { context } from '@opentelemetry/api';
 import {
   countDiagnostic,
+  createActiveContextReader,
   createInboundHandler,
   inboundScopeOf,
   resolveInboundOptions,
@@ -50,6 +51,8 @@ export interface CtxpropMiddleware extends RequestHandler {
   close(): void;
 }
 
+const activeContext = createActiveContextReader();
+
 const ADAPTER = Object.freeze({ name: PACKAGE_NAME, version: PACKAGE_VERSION });
 
 /**
@@ -73,7 +76,7 @@ const ADAPTER = Object.freeze({ name: PACKAGE_NAME, version: PACKAGE_VERSION });
 export function ctxprop(options?: CtxpropOptions): CtxpropMiddleware {
   const handler = createInboundHandler(resolveInboundOptions<Request>(options, ADAPTER), expressAccessors);
   function ctxpropMiddleware(req: Request, res: Response, next: NextFunction): void {
-    const active = context.active();
+    const active = activeContext();
     const scope = handler.start(req, active);
     // undefined: ctxprop failed (counted); the scope already active: another instance up the
     // chain (an app and its mounted sub-app) set this request up.

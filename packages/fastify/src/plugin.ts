@@ -6,6 +6,7 @@
 import { context } from '@opentelemetry/api';
 import {
   countDiagnostic,
+  createActiveContextReader,
   CtxpropError,
   createInboundHandler,
   finishWithResponse,
@@ -38,6 +39,8 @@ export interface CtxpropOptions extends InboundOptions<FastifyRequest> {}
 
 // Options Fastify itself reads from any plugin's register options; they are not ours to reject.
 const FASTIFY_REGISTER_OPTIONS: readonly string[] = ['prefix', 'logLevel', 'logSerializers'];
+
+const activeContext = createActiveContextReader();
 
 const ADAPTER = Object.freeze({ name: PACKAGE_NAME, version: PACKAGE_VERSION, extraOptions: FASTIFY_REGISTER_OPTIONS });
 
@@ -72,7 +75,7 @@ function setUp(handler: InboundHandler<FastifyRequest>, request: FastifyRequest,
  */
 function ctxpropPreValidation(request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
   const scope = scopeOf(request);
-  if (scope === null || context.active() === scope.context) return done();
+  if (scope === null || activeContext() === scope.context) return done();
   context.with(scope.context, done);
 }
 

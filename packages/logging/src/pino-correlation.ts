@@ -12,8 +12,7 @@
  * under 1.1x.
  */
 import { propagation, trace, type Baggage, type Context, type Span } from '@opentelemetry/api';
-import { countDiagnostic, InvalidOptionError } from '@ctxprop/core';
-import { createActiveContextReader } from './active-context.js';
+import { countDiagnostic, createActiveContextReader, InvalidOptionError } from '@ctxprop/core';
 import { resolveOptions, type TraceFieldsOptions } from './options.js';
 import { createFieldsFactory, type FieldsFactory } from './trace-fields.js';
 

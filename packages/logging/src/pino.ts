@@ -3,8 +3,7 @@
  * inside the log call, before the line is serialized, so the fields are those of the caller's
  * context even when a transport writes the line later in a worker thread.
  */
-import { InvalidOptionError } from '@ctxprop/core';
-import { createActiveContextReader } from './active-context.js';
+import { createActiveContextReader, InvalidOptionError } from '@ctxprop/core';
 import { resolveOptions, type TraceFieldsOptions } from './options.js';
 import { createFieldsFactory } from './trace-fields.js';
 

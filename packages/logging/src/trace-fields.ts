@@ -6,8 +6,7 @@
  * for the last span context seen) and builds a fresh object.
  */
 import { propagation, trace, type Context, type Span, type SpanContext } from '@opentelemetry/api';
-import { countDiagnostic } from '@ctxprop/core';
-import { createActiveContextReader } from './active-context.js';
+import { countDiagnostic, createActiveContextReader } from '@ctxprop/core';
 import { createBaggageFieldWriter } from './baggage-fields.js';
 import { createIdFieldsBuilder, type FormattedIds } from './id-fields.js';
 import { SPAN_ID_HEX_LENGTH, TRACE_ID_HEX_LENGTH, ZERO_SPAN_ID, ZERO_TRACE_ID, low64Decimal, normalizeHexId, traceFlagsHex } from './ids.js';

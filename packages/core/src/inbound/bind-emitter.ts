@@ -18,9 +18,12 @@
  * Express 5, whose requests have a prototype to bind instead.
  */
 import { context, type Context } from '@opentelemetry/api';
+import { createActiveContextReader } from '../context/active-context.js';
 
 const BOUND_CONTEXT = Symbol('ctxprop.inbound.bound-context');
 const ORIGINAL_EMIT = Symbol('ctxprop.inbound.original-emit');
+
+const activeContext = createActiveContextReader();
 
 type Emit = (event: string | symbol, ...args: unknown[]) => boolean;
 
@@ -45,7 +48,7 @@ function applyEmit(emitter: BindableEmitter, args: ArrayLike<unknown>): boolean 
 function emitInContext(this: BindableEmitter, event: string | symbol): boolean {
   // `arguments`, not a rest parameter: no array per event.
   const events = this._events;
-  if ((typeof events === 'object' && events !== null && events[event] === undefined) || context.active() === this[BOUND_CONTEXT]) {
+  if ((typeof events === 'object' && events !== null && events[event] === undefined) || activeContext() === this[BOUND_CONTEXT]) {
     return applyEmit(this, arguments);
   }
   return context.with(this[BOUND_CONTEXT]!, applyEmit, undefined, this, arguments);

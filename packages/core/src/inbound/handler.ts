@@ -29,8 +29,9 @@
  *
  * Adapters: do not change this module for one framework; add accessors or options instead.
  */
-import { context, propagation, SpanKind, trace, type Context, type Link, type Span, type TextMapGetter, type Tracer } from '@opentelemetry/api';
+import { propagation, SpanKind, trace, type Context, type Link, type Span, type TextMapGetter, type Tracer } from '@opentelemetry/api';
 import { headerGetter, lowercaseHeaderGetter } from '../carrier/headers.js';
+import { createActiveContextReader } from '../context/active-context.js';
 import { ensureContextManager } from '../context/runtime.js';
 import { countDiagnostic, warnOnce } from '../diagnostics/diagnostics.js';
 import { enableOutboundPropagation } from '../outbound/enable.js';
@@ -87,6 +88,8 @@ export interface InboundHandler<Request> {
 
 const TRUSTED: TrustVerdict = Object.freeze({ context: 'trust', baggage: 'keep' });
 
+const activeContext = createActiveContextReader();
+
 /** The active span when it is a recording SERVER span that has not ended: instrumentation-http's for this request. */
 function activeServerSpan(active: Context): Span | undefined {
   const span = trace.getSpan(active);
@@ -117,7 +120,7 @@ class Handler<Request> implements InboundHandler<Request>, InboundScopeRuntime<R
     outbound?.disable();
   }
 
-  start(request: Request, active: Context = context.active()): InboundScope<Request> | undefined {
+  start(request: Request, active: Context = activeContext()): InboundScope<Request> | undefined {
     try {
       return this.#start(request, active);
     } catch (error) {

@@ -1,13 +1,12 @@
 /**
- * The hot-path reader of the active context used by pinoCorrelation(): whatever the global
+ * The hot-path reader of the active context (logging's lines, the inbound path): whatever the global
  * context manager situation, it answers exactly what `context.active()` of @opentelemetry/api
  * answers (the reference here is the API itself), including when the manager is replaced,
  * disabled, or registered by an API copy this one refuses.
  */
 import { context, createContextKey, ROOT_CONTEXT, type ContextManager } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { ensureContextManager } from '@ctxprop/core';
-import { createActiveContextReader } from '../src/active-context';
+import { createActiveContextReader, ensureContextManager } from '@ctxprop/core';
 
 const KEY = createContextKey('active-context-test');
 const API_GLOBALS_KEY = Symbol.for('opentelemetry.js.api.1');
