@@ -14,9 +14,10 @@
  * sub-apps included.
  */
 import { IncomingMessage, ServerResponse } from 'node:http';
-import { context, type Context } from '@opentelemetry/api';
+import type { Context } from '@opentelemetry/api';
 import {
   bindListenersToContext,
+  createActiveContextReader,
   EMPTY_BAGGAGE_VIEW,
   inboundScopeOf,
   warnOnce,
@@ -25,6 +26,8 @@ import {
   type InboundScope,
   type TraceContextInfo,
 } from '@ctxprop/core';
+
+const activeContext = createActiveContextReader();
 
 declare global {
   // Express's own typings (express-serve-static-core 4 and 5) declare `Express.Request` for
@@ -60,7 +63,7 @@ declare global {
 
 /** The scope ctxprop made for `req`, when the active context is that request's. */
 export function scopeOf(req: object | undefined): InboundScope<unknown> | undefined {
-  const scope = inboundScopeOf(context.active());
+  const scope = inboundScopeOf(activeContext());
   return scope !== undefined && scope.request === req ? scope : undefined;
 }
 
@@ -117,7 +120,7 @@ function sharedPrototype(target: object, nodePrototype: object): object | undefi
 // Listeners bind to the active context when it is the request's own (possibly a child of it:
 // a span started in the handler), as AsyncResource would.
 function requestListenerContext(req: object): Context | undefined {
-  const active = context.active();
+  const active = activeContext();
   const scope = inboundScopeOf(active);
   return scope !== undefined && scope.request === req ? active : undefined;
 }

@@ -2,12 +2,13 @@
  * The active context, read for a hot path (every log line, every request, every stream event of a
  * request). `context.active()` looks the global context manager up on every call (two
  * symbol-keyed reads of `globalThis` and a version check): about 10% of the time pino spends on a
- * short line (bench/logging.bench.mjs), and about 230 instructions a call under callgrind. The API keeps its
- * registered globals on one object under `Symbol.for('opentelemetry.js.api.1')`, the contract by
- * which every copy of @opentelemetry/api 1.x in a process finds them; this reader takes the
- * context manager from there and calls it directly, but only after proving, each time that
- * object names a different manager, that `context.with` routes to that same manager. Otherwise
- * (no manager, a manager the API refuses, a later API layout) it calls `context.active()`.
+ * short line (bench/logging.bench.mjs), and about 230 instructions a call under callgrind. The API
+ * keeps its registered globals on one object under `Symbol.for('opentelemetry.js.api.1')`, the
+ * contract by which every copy of @opentelemetry/api 1.x in a process finds them; this reader
+ * takes the context manager from there and calls it directly, but only after proving, each time
+ * that object names a different manager, that `context.with` routes to that same manager.
+ * Otherwise (no manager, a manager the API refuses, a later API layout) it calls
+ * `context.active()`.
  */
 import { context, createContextKey, ROOT_CONTEXT, type Context, type ContextManager } from '@opentelemetry/api';
 

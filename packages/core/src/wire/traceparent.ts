@@ -280,7 +280,7 @@ export class ParsedSpanContext implements SpanContext {
  * ```
  */
 export function hasValidIds(spanContext: SpanContext): boolean {
-  return spanContext instanceof ParsedSpanContext && spanContext.hasParsedIds() ? true : isSpanContextValid(spanContext);
+  return (spanContext instanceof ParsedSpanContext && spanContext.hasParsedIds()) || isSpanContextValid(spanContext);
 }
 
 /**
