@@ -71,6 +71,29 @@ describe('CompositePropagator extract(): trace context precedence', () => {
     expect(trace.getSpanContext(extract(new CompositePropagator([new TraceContextPropagator(), new B3Propagator()]), carrier))?.traceId).toBe(JAEGER_TRACE);
   });
 
+  it('writes a parsed traceparent in every other format, and nothing once its ids were made invalid', () => {
+    const translators = [new B3Propagator(), new JaegerPropagator(), new OTTracePropagator(), new XRayPropagator()];
+    const parsed = extract(new TraceContextPropagator(), { traceparent: `00-${JAEGER_TRACE}-${SPAN}-01` });
+    const out: Record<string, string> = {};
+    for (const propagator of translators) propagator.inject(parsed, out, defaultTextMapSetter);
+    expect(out).toEqual({
+      b3: `${JAEGER_TRACE}-${SPAN}-1`,
+      'uber-trace-id': `${JAEGER_TRACE}:${SPAN}:0:01`,
+      'ot-tracer-traceid': JAEGER_TRACE.slice(16),
+      'ot-tracer-spanid': SPAN,
+      'ot-tracer-sampled': 'true',
+      'x-amzn-trace-id': `Root=1-${JAEGER_TRACE.slice(0, 8)}-${JAEGER_TRACE.slice(8)};Parent=${SPAN};Sampled=1`,
+    });
+    // Someone sets the span context's ids to invalid ones after parsing: no format may carry them.
+    for (const spoil of [{ traceId: '0'.repeat(32) }, { spanId: 'not-hex-not-hex!' }]) {
+      const spoiled = extract(new TraceContextPropagator(), { traceparent: `00-${JAEGER_TRACE}-${SPAN}-01` });
+      Object.assign(trace.getSpanContext(spoiled)!, spoil);
+      const none: Record<string, string> = {};
+      for (const propagator of translators) propagator.inject(spoiled, none, defaultTextMapSetter);
+      expect(none).toEqual({});
+    }
+  });
+
   it('drops everything a later propagator found with its trace context (no B3 debug flag on the Jaeger trace)', () => {
     const composite = new CompositePropagator([new JaegerPropagator(), new B3Propagator()]);
     const out: Record<string, string> = {};

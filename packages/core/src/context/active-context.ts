@@ -11,15 +11,9 @@
  * `context.active()`.
  */
 import { context, createContextKey, ROOT_CONTEXT, type Context, type ContextManager } from '@opentelemetry/api';
-
-/** Where @opentelemetry/api 1.x registers its globals (its `global-utils` module). */
-const API_GLOBALS_KEY = Symbol.for('opentelemetry.js.api.1');
+import { apiGlobals } from './api-globals.js';
 
 const PROBE_KEY = createContextKey('ctxprop.context.active-context.probe');
-
-interface ApiGlobals {
-  readonly context?: ContextManager;
-}
 
 /**
  * Returns the active context; the same answer as `context.active()`.
@@ -48,7 +42,7 @@ export function createActiveContextReader(): ActiveContextReader {
   let direct: ContextManager | undefined;
 
   return function activeContext(): Context {
-    const manager = (globalThis as { [API_GLOBALS_KEY]?: ApiGlobals })[API_GLOBALS_KEY]?.context;
+    const manager = apiGlobals()?.context;
     if (manager !== checked) {
       checked = manager;
       direct = manager !== undefined && isTheApisManager(manager) ? manager : undefined;

@@ -2,8 +2,9 @@
  * Reading the active trace context as plain values, for code ctxprop does not instrument (a
  * hand-built HTTP client, a log line, a response header).
  */
-import { context as contextApi, isSpanContextValid, trace, TraceFlags, type Context } from '@opentelemetry/api';
+import { context as contextApi, trace, TraceFlags, type Context } from '@opentelemetry/api';
 import { byteToHex } from '../wire/hex.js';
+import { hasValidIds } from '../wire/traceparent.js';
 
 /**
  * The trace context of a request or of the active context, as plain values.
@@ -44,7 +45,7 @@ export interface TraceContextInfo {
  */
 export function getTraceContext(ctx: Context = contextApi.active()): TraceContextInfo | undefined {
   const spanContext = trace.getSpanContext(ctx);
-  if (spanContext === undefined || !isSpanContextValid(spanContext)) return undefined;
+  if (spanContext === undefined || !hasValidIds(spanContext)) return undefined;
   const tracestate = spanContext.traceState?.serialize();
   return {
     traceId: spanContext.traceId,

@@ -3,7 +3,8 @@
  * tracer to start server spans with (none with no TracerProvider registered, so no span object is
  * made just to be thrown away) and the `http.server.request.duration` histogram (none with no
  * MeterProvider). Both are resolved again when the registered provider changes (tests, and SDKs
- * started after the app), and cached otherwise: two property reads a request.
+ * started after the app), and cached otherwise: the providers are read from the API's globals
+ * object ({@link followApiGlobal}), the API's own getters run only when an entry changes.
  */
 import {
   createNoopMeter,
@@ -15,6 +16,7 @@ import {
   type Tracer,
   type TracerProvider,
 } from '@opentelemetry/api';
+import { followApiGlobal } from '../context/api-globals.js';
 import { HTTP_SERVER_DURATION_BUCKETS, METRIC_HTTP_SERVER_REQUEST_DURATION } from './http-semconv.js';
 
 // With no SDK, the API hands out a no-op provider and a no-op histogram singleton: learn them
@@ -39,6 +41,8 @@ function isNoopHistogram(histogram: Histogram): boolean {
 export class InboundTelemetry {
   readonly #name: string;
   readonly #version: string;
+  readonly #tracerProvider = followApiGlobal('trace', () => trace.getTracerProvider());
+  readonly #registeredMeterProvider = followApiGlobal('metrics', () => metrics.getMeterProvider());
   #tracerDelegate: TracerProvider | undefined;
   #tracer: Tracer | undefined;
   #meterProvider: MeterProvider | undefined;
@@ -51,7 +55,7 @@ export class InboundTelemetry {
 
   /** The tracer to start server spans with, or undefined when no TracerProvider is registered. */
   tracer(): Tracer | undefined {
-    const provider = trace.getTracerProvider();
+    const provider = this.#tracerProvider();
     // The global is the API's proxy (of whichever API copy registered it): its delegate is what
     // an SDK registers.
     const getDelegate = (provider as Partial<ProxyTracerProvider>).getDelegate;
@@ -65,7 +69,7 @@ export class InboundTelemetry {
 
   /** The request-duration histogram, or undefined when no MeterProvider is registered. */
   histogram(): Histogram | undefined {
-    const provider = metrics.getMeterProvider();
+    const provider = this.#registeredMeterProvider();
     if (provider !== this.#meterProvider) {
       this.#meterProvider = provider;
       const histogram = provider.getMeter(this.#name, this.#version).createHistogram(METRIC_HTTP_SERVER_REQUEST_DURATION, {

@@ -22,7 +22,6 @@
  */
 import {
   createContextKey,
-  isSpanContextValid,
   trace,
   TraceFlags,
   type Context,
@@ -33,6 +32,7 @@ import {
 import { countDiagnostic } from '../diagnostics/diagnostics.js';
 import { InvalidOptionError } from '../errors.js';
 import { isAllZeros, isHex, padTraceId } from '../wire/hex.js';
+import { hasValidIds } from '../wire/traceparent.js';
 import { firstHeaderValue, getterFor, isTracingSuppressed, setterFor } from './carrier-access.js';
 import { withRemoteParent } from './remote-parent.js';
 
@@ -218,7 +218,7 @@ export class B3Propagator implements TextMapPropagator {
   inject(context: Context, carrier: unknown, setter?: TextMapSetter): void {
     try {
       const spanContext = trace.getSpanContext(context);
-      if (spanContext === undefined || !isSpanContextValid(spanContext) || isTracingSuppressed(context)) return;
+      if (spanContext === undefined || !hasValidIds(spanContext) || isTracingSuppressed(context)) return;
       const set = setterFor(setter);
       const traceId = spanContext.traceId.toLowerCase();
       const spanId = spanContext.spanId.toLowerCase();

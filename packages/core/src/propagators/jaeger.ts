@@ -15,7 +15,6 @@
  */
 import {
   createContextKey,
-  isSpanContextValid,
   trace,
   TraceFlags,
   type Context,
@@ -27,6 +26,7 @@ import { isBaggageKey } from '../wire/baggage.js';
 import { countDiagnostic } from '../diagnostics/diagnostics.js';
 import { InvalidOptionError } from '../errors.js';
 import { byteToHex, hexByteAt, isAllZeros, isHex, padTraceId } from '../wire/hex.js';
+import { hasValidIds } from '../wire/traceparent.js';
 import { firstHeaderValue, getterFor, isTracingSuppressed, setterFor } from './carrier-access.js';
 import { extractPrefixedBaggage, injectPrefixedBaggage } from './prefixed-baggage.js';
 import { withRemoteParent } from './remote-parent.js';
@@ -151,7 +151,7 @@ export class JaegerPropagator implements TextMapPropagator {
       if (isTracingSuppressed(context)) return;
       const set = setterFor(setter);
       const spanContext = trace.getSpanContext(context);
-      if (spanContext !== undefined && isSpanContextValid(spanContext)) {
+      if (spanContext !== undefined && hasValidIds(spanContext)) {
         const traceId = spanContext.traceId.toLowerCase();
         let flags = (spanContext.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED ? FLAG_SAMPLED : 0;
         if (context.getValue(DEBUG_KEY) === traceId) flags = FLAG_SAMPLED | FLAG_DEBUG;

@@ -19,7 +19,6 @@
  * - Baggage entries whose key or value would make an invalid HTTP header are not written.
  */
 import {
-  isSpanContextValid,
   trace,
   TraceFlags,
   type Context,
@@ -29,6 +28,7 @@ import {
 } from '@opentelemetry/api';
 import { countDiagnostic } from '../diagnostics/diagnostics.js';
 import { isAllZeros, isHex, padTraceId } from '../wire/hex.js';
+import { hasValidIds } from '../wire/traceparent.js';
 import { firstHeaderValue, getterFor, isOws, isTracingSuppressed, setterFor } from './carrier-access.js';
 import { extractPrefixedBaggage, injectPrefixedBaggage } from './prefixed-baggage.js';
 import { withRemoteParent } from './remote-parent.js';
@@ -91,7 +91,7 @@ export class OTTracePropagator implements TextMapPropagator {
       if (isTracingSuppressed(context)) return;
       const set = setterFor(setter);
       const spanContext = trace.getSpanContext(context);
-      if (spanContext !== undefined && isSpanContextValid(spanContext)) {
+      if (spanContext !== undefined && hasValidIds(spanContext)) {
         const traceId64 = spanContext.traceId.slice(TRACE_ID_128_LENGTH - TRACE_ID_64_LENGTH).toLowerCase();
         // Lower 64 bits of zero would be an invalid id downstream: write no trace headers then.
         if (!isAllZeros(traceId64)) {

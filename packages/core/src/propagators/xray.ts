@@ -16,7 +16,6 @@
  *   parent span, so it yields no span context; it is not counted as malformed.
  */
 import {
-  isSpanContextValid,
   trace,
   TraceFlags,
   type Context,
@@ -26,6 +25,7 @@ import {
 } from '@opentelemetry/api';
 import { countDiagnostic } from '../diagnostics/diagnostics.js';
 import { isAllZeros, isHex } from '../wire/hex.js';
+import { hasValidIds } from '../wire/traceparent.js';
 import { getterFor, isOws, isTracingSuppressed, setterFor } from './carrier-access.js';
 import { withRemoteParent } from './remote-parent.js';
 
@@ -122,7 +122,7 @@ export class XRayPropagator implements TextMapPropagator {
   inject(context: Context, carrier: unknown, setter?: TextMapSetter): void {
     try {
       const spanContext = trace.getSpanContext(context);
-      if (spanContext === undefined || !isSpanContextValid(spanContext) || isTracingSuppressed(context)) return;
+      if (spanContext === undefined || !hasValidIds(spanContext) || isTracingSuppressed(context)) return;
       const set = setterFor(setter);
       const traceId = spanContext.traceId.toLowerCase();
       const spanId = spanContext.spanId.toLowerCase();
