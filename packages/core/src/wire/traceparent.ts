@@ -7,7 +7,7 @@
  * (https://www.w3.org/TR/trace-context-2/#traceparent-header).
  */
 import { isSpanContextValid, type SpanContext, type TraceState } from '@opentelemetry/api';
-import { byteToHex, INVALID_SPAN_ID, INVALID_TRACE_ID, isAllZeros, isHex } from './hex.js';
+import { byteToHex, isAllZeros, isHex } from './hex.js';
 
 /**
  * Header name of the trace parent: matched without regard to case when read, written in lowercase.
@@ -198,9 +198,13 @@ function parseValue(text: string): SpanContext | undefined {
   // §3.2.2.3 trace-id and §3.2.2.4 parent-id: lowercase hex, not all zeros.
   if (!isLowerHexRun(text, start + TRACE_ID_START, start + TRACE_ID_END)) return undefined;
   if (!isLowerHexRun(text, start + PARENT_ID_START, start + PARENT_ID_END)) return undefined;
+  // On the header, not the substrings: a real id stops the loop at its first digit or so, where
+  // comparing a substring (a sliced string) with the all-zero id goes through V8's slow path.
+  if (isAllZeros(text, start + TRACE_ID_START, start + TRACE_ID_END) || isAllZeros(text, start + PARENT_ID_START, start + PARENT_ID_END)) {
+    return undefined;
+  }
   const traceId = text.substring(start + TRACE_ID_START, start + TRACE_ID_END);
   const spanId = text.substring(start + PARENT_ID_START, start + PARENT_ID_END);
-  if (traceId === INVALID_TRACE_ID || spanId === INVALID_SPAN_ID) return undefined;
   // §3.2.2.5.3 / §3.2.4: reserved and unknown flags are not passed on.
   const traceFlags = flags & KNOWN_TRACE_FLAGS;
   // Kept when it is exactly what formatTraceparent would write for this span context.
