@@ -21,6 +21,7 @@ describe('resolveInboundOptions()', () => {
     const resolved = resolveInboundOptions(undefined, ADAPTER);
     expect(resolved.trust.trustsEverything).toBe(true);
     expect(resolved.metrics).toBe(true);
+    expect(resolved.urlQuery).toBe(true);
     expect(resolved.outbound).toBe(true);
     expect(resolved.baggageAttributeKeys).toEqual([]);
     expect(resolved.propagator.fields()).toEqual(expect.arrayContaining(['traceparent', 'tracestate', 'baggage']));
@@ -37,6 +38,7 @@ describe('resolveInboundOptions()', () => {
     ['a baggage attribute list that is not an array', { spanAttributesFromBaggage: 'customer.tier' }, 'spanAttributesFromBaggage'],
     ['an empty baggage attribute key', { spanAttributesFromBaggage: [''] }, 'spanAttributesFromBaggage'],
     ['a metrics flag that is not a boolean', { metrics: 'yes' }, 'metrics'],
+    ['a urlQuery flag that is not a boolean', { urlQuery: 'redact' }, 'urlQuery'],
     ['an outbound value of the wrong type', { outbound: 'on' }, 'outbound'],
     ['sensitiveData that is not an object', { sensitiveData: true }, 'sensitiveData'],
     ['a bad sensitiveData option', { sensitiveData: { allowKeys: 'a' } }, 'sensitiveData.allowKeys'],

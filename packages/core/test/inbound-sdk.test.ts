@@ -50,7 +50,7 @@ describe('the SERVER span', () => {
   it("is a child of the caller's span, with the HTTP semantic-convention attributes (semconv http-spans §HTTP server)", () => {
     const request = fakeRequest(
       { traceparent: INBOUND_TRACEPARENT, host: 'api.example.com:8443', 'user-agent': 'curl/8.5.0' },
-      { ip: '10.0.0.5', scheme: 'https', route: '/users/:id' },
+      { ip: '10.0.0.5', scheme: 'https', route: '/users/:id', httpVersion: '1.1', socket: { remoteAddress: '10.0.0.9', remotePort: 51234 } },
     );
     const scope = handlerFor().start(request)!;
     expect(scope.spanOrigin).toBe('own');
@@ -71,6 +71,10 @@ describe('the SERVER span', () => {
       'server.port': 8443,
       'user_agent.original': 'curl/8.5.0',
       'client.address': '10.0.0.5',
+      'url.query': 'expand=1',
+      'network.protocol.version': '1.1',
+      'network.peer.address': '10.0.0.9',
+      'network.peer.port': 51234,
       'http.route': '/users/:id',
       'http.response.status_code': 200,
     });
@@ -224,6 +228,83 @@ describe('the SERVER span', () => {
   });
 });
 
+describe('url.query (semconv http-spans: conditionally required, sensitive values scrubbed)', () => {
+  function queryOf(url: string, options: Parameters<typeof handlerFor>[0] = {}): unknown {
+    exporter.reset();
+    handlerFor(options).start(fakeRequest({}, { url }))!.finish(200);
+    return exporter.getFinishedSpans()[0]!.attributes['url.query'];
+  }
+
+  it('is the query as received, without the "?" and without a fragment', () => {
+    expect(queryOf('/search?q=OpenTelemetry&page=2')).toBe('q=OpenTelemetry&page=2');
+    expect(queryOf('/search?q=a%20b+c#top')).toBe('q=a%20b+c');
+  });
+
+  it('is left out when the request had no query, or an empty one', () => {
+    expect(queryOf('/search')).toBeUndefined();
+    expect(queryOf('/search?')).toBeUndefined();
+  });
+
+  it('replaces the values of the keys the conventions name with REDACTED, keeping the keys', () => {
+    expect(queryOf('/o?q=x&AWSAccessKeyId=AKIA1&Signature=abc&sig=def&X-Goog-Signature=ghi')).toBe(
+      'q=x&AWSAccessKeyId=REDACTED&Signature=REDACTED&sig=REDACTED&X-Goog-Signature=REDACTED',
+    );
+  });
+
+  it('replaces values the sensitive-data guard refuses: credential keys, e-mail addresses, JWTs', () => {
+    const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl';
+    expect(queryOf(`/u?access_token=abc&email=ana%40example.com&id=${jwt}&page=2`)).toBe('access_token=REDACTED&email=REDACTED&id=REDACTED&page=2');
+    // Decoded before the check: an encoded key, or a "+" for a space, does not hide it.
+    expect(queryOf('/u?api%5Fkey=1&auth=Bearer+abc123&q=Bearer')).toBe('api%5Fkey=REDACTED&auth=REDACTED&q=Bearer');
+    // A bare item is checked as a value.
+    expect(queryOf(`/u?${jwt}&debug`)).toBe('REDACTED&debug');
+  });
+
+  it('keeps undecodable and empty items as received', () => {
+    expect(queryOf('/u?q=%ZZ&x=&&y')).toBe('q=%ZZ&x=&&y');
+  });
+
+  it('follows the sensitiveData option (allowKeys, keyPatterns)', () => {
+    expect(queryOf('/u?session=eu-1&customer=7', { sensitiveData: { allowKeys: ['session'], keyPatterns: ['customer'] } })).toBe('session=eu-1&customer=REDACTED');
+  });
+
+  it('is never recorded with urlQuery: false', () => {
+    expect(queryOf('/search?q=x', { urlQuery: false })).toBeUndefined();
+  });
+});
+
+describe('network and HTTP/2 attributes', () => {
+  function attributesOf(request: FakeRequest): Record<string, unknown> {
+    exporter.reset();
+    handlerFor().start(request)!.finish(200);
+    return exporter.getFinishedSpans()[0]!.attributes;
+  }
+
+  it('writes network.protocol.version as the conventions spell it (1.0, 1.1, 2, 3)', () => {
+    expect(attributesOf(fakeRequest({}, { httpVersion: '1.0' }))['network.protocol.version']).toBe('1.0');
+    expect(attributesOf(fakeRequest({}, { httpVersion: '2.0' }))['network.protocol.version']).toBe('2');
+    expect(attributesOf(fakeRequest({}, { httpVersion: '3.0' }))['network.protocol.version']).toBe('3');
+    expect(attributesOf(fakeRequest({}, {}))['network.protocol.version']).toBeUndefined();
+  });
+
+  it('takes server.address and server.port from the :authority pseudo-header of an HTTP/2 request', () => {
+    const attributes = attributesOf(fakeRequest({ ':authority': 'api.example.com:8443' }, { httpVersion: '2.0' }));
+    expect(attributes).toMatchObject({ 'server.address': 'api.example.com', 'server.port': 8443 });
+  });
+
+  it('prefers the Host header when both are present', () => {
+    const attributes = attributesOf(fakeRequest({ host: 'www.example.com', ':authority': 'api.example.com:8443' }));
+    expect(attributes['server.address']).toBe('www.example.com');
+    expect(attributes['server.port']).toBeUndefined();
+  });
+
+  it('leaves out network.peer.* when the connection is unknown or closed', () => {
+    const attributes = attributesOf(fakeRequest({}, { socket: {} }));
+    expect(attributes['network.peer.address']).toBeUndefined();
+    expect(attributes['network.peer.port']).toBeUndefined();
+  });
+});
+
 describe('trust modes with an SDK', () => {
   it("'link' starts a new trace whose root span links to the caller's span, and keeps the baggage", () => {
     const scope = handlerFor({ trust: 'link' }).start(fakeRequest({ traceparent: INBOUND_TRACEPARENT, baggage: 'a=1' }))!;
@@ -306,7 +387,7 @@ describe('the http.server.request.duration histogram', () => {
       const handler = handlerFor({ spanAttributesFromBaggage: ['customer.tier'] });
       const ok = handler.start(fakeRequest({ baggage: 'customer.tier=gold,other=1' }, { route: '/users/:id' }))!;
       ok.finish(200);
-      const failed = handler.start(fakeRequest({}, { method: 'POST', scheme: 'https' }))!;
+      const failed = handler.start(fakeRequest({}, { method: 'POST', scheme: 'https', httpVersion: '2.0' }))!;
       failed.finish(502);
       const { resourceMetrics } = await reader.collect();
       const metric = resourceMetrics.scopeMetrics.flatMap((scopeMetrics) => scopeMetrics.metrics).find((m) => m.descriptor.name === METRIC_HTTP_SERVER_REQUEST_DURATION) as HistogramMetricData;
@@ -320,7 +401,7 @@ describe('the http.server.request.duration histogram', () => {
       expect(attributes).toEqual(
         expect.arrayContaining([
           { 'http.request.method': 'GET', 'url.scheme': 'http', 'http.route': '/users/:id', 'http.response.status_code': 200, 'customer.tier': 'gold' },
-          { 'http.request.method': 'POST', 'url.scheme': 'https', 'http.response.status_code': 502, 'error.type': '502' },
+          { 'http.request.method': 'POST', 'url.scheme': 'https', 'http.response.status_code': 502, 'error.type': '502', 'network.protocol.version': '2' },
         ]),
       );
       expect(attributes).toHaveLength(2);

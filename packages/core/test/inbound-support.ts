@@ -8,6 +8,8 @@ export interface FakeRequest {
   ip?: string;
   route?: string;
   scheme?: string;
+  httpVersion?: string;
+  socket?: { remoteAddress?: string; remotePort?: number };
 }
 
 export const fakeAccessors: InboundRequestAccessors<FakeRequest> = {
@@ -17,6 +19,8 @@ export const fakeAccessors: InboundRequestAccessors<FakeRequest> = {
   scheme: (request) => request.scheme ?? 'http',
   clientAddress: (request) => request.ip,
   route: (request) => request.route,
+  protocolVersion: (request) => request.httpVersion,
+  connection: (request) => request.socket,
 };
 
 export function fakeRequest(headers: Record<string, string | string[]> = {}, extra: Partial<FakeRequest> = {}): FakeRequest {

@@ -41,4 +41,6 @@ export const expressAccessors: InboundRequestAccessors<Request> = {
   scheme: (req) => (trustsProxies(req) ? req.protocol : (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true ? 'https' : 'http'),
   clientAddress: (req) => (trustsProxies(req) ? req.ip : undefined) ?? req.socket?.remoteAddress,
   route: expressRoute,
+  protocolVersion: (req) => req.httpVersion,
+  connection: (req) => req.socket,
 };

@@ -95,6 +95,10 @@ describe.each(EXPRESS_VERSIONS)('%s with the OpenTelemetry SDK', (_name, express
       'server.port': port,
       'user_agent.original': 'ctxprop-test/1.0',
       'client.address': '127.0.0.1',
+      'url.query': 'expand=true',
+      'network.protocol.version': '1.1',
+      'network.peer.address': '127.0.0.1',
+      'network.peer.port': expect.any(Number),
       'http.route': '/api/users/:id',
       'http.response.status_code': 200,
       'customer.tier': 'gold',
@@ -291,8 +295,22 @@ describe('the http.server.request.duration histogram of Express requests', () =>
       const attributes = metric.dataPoints.map((point) => point.attributes);
       expect(attributes).toEqual(
         expect.arrayContaining([
-          { 'http.request.method': 'GET', 'url.scheme': 'http', 'http.route': '/api/users/:id', 'http.response.status_code': 200, 'customer.tier': 'gold' },
-          { 'http.request.method': 'GET', 'url.scheme': 'http', 'http.route': '/status/:code', 'http.response.status_code': 502, 'error.type': '502' },
+          {
+            'http.request.method': 'GET',
+            'url.scheme': 'http',
+            'http.route': '/api/users/:id',
+            'http.response.status_code': 200,
+            'network.protocol.version': '1.1',
+            'customer.tier': 'gold',
+          },
+          {
+            'http.request.method': 'GET',
+            'url.scheme': 'http',
+            'http.route': '/status/:code',
+            'http.response.status_code': 502,
+            'error.type': '502',
+            'network.protocol.version': '1.1',
+          },
         ]),
       );
     } finally {

@@ -39,6 +39,9 @@ export const fastifyAccessors: InboundRequestAccessors<FastifyRequest> = {
   // `request.ip` follows Fastify's `trustProxy` setting (X-Forwarded-For).
   clientAddress: (request) => request.ip,
   route: fastifyRoute,
+  protocolVersion: (request) => request.raw.httpVersion,
+  // The TCP connection (for HTTP/2, the session's socket): a proxy, behind one.
+  connection: (request) => request.raw.socket,
   // Fastify routes before onRequest: the span starts named `{METHOD} {route}`, for samplers too.
   routeAtStart: true,
 };

@@ -78,7 +78,10 @@ describe.each(FRAMEWORKS)('%s', (_framework, createApp) => {
     expect(points).toHaveLength(3);
     expect(points).toEqual(
       expect.arrayContaining([
-        { attributes: { 'http.request.method': 'GET', 'url.scheme': 'http', 'http.route': '/orders/:id', 'http.response.status_code': 200 }, count: 2 },
+        {
+          attributes: { 'http.request.method': 'GET', 'url.scheme': 'http', 'http.route': '/orders/:id', 'http.response.status_code': 200, 'network.protocol.version': '1.1' },
+          count: 2,
+        },
         {
           attributes: {
             'http.request.method': 'GET',
@@ -86,10 +89,11 @@ describe.each(FRAMEWORKS)('%s', (_framework, createApp) => {
             'http.route': '/boom',
             'http.response.status_code': 500,
             'error.type': expect.stringMatching(/^(RangeError|500)$/),
+            'network.protocol.version': '1.1',
           },
           count: 1,
         },
-        { attributes: { 'http.request.method': 'GET', 'url.scheme': 'http', 'http.response.status_code': 404 }, count: 1 },
+        { attributes: { 'http.request.method': 'GET', 'url.scheme': 'http', 'http.response.status_code': 404, 'network.protocol.version': '1.1' }, count: 1 },
       ]),
     );
     expect(histogram!.dataPoints[0]!.value.buckets.boundaries).toEqual([0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10]);

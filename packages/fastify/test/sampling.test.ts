@@ -86,6 +86,10 @@ describe.each(FRAMEWORKS)('%s', (_framework, createApp) => {
       'server.port': Number(new URL(base).port),
       'user_agent.original': 'ctxprop-test/1.0',
       'client.address': '127.0.0.1',
+      'url.query': 'tab=orders',
+      'network.protocol.version': '1.1',
+      'network.peer.address': '127.0.0.1',
+      'network.peer.port': expect.any(Number),
     });
     // The recorded span keeps what the sampler saw, set once (no second http.route, no rename).
     const [span] = await waitFor(

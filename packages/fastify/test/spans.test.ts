@@ -80,6 +80,9 @@ describe.each(FRAMEWORKS)('%s', (_framework, createApp) => {
         'server.address': '127.0.0.1',
         'user_agent.original': 'ctxprop-test/1.0',
         'client.address': '127.0.0.1',
+        'url.query': 'page=2',
+        'network.protocol.version': '1.1',
+        'network.peer.address': '127.0.0.1',
       }),
     );
     expect(span!.attributes['server.port'] ?? port).toBe(port);

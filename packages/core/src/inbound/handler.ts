@@ -41,14 +41,20 @@ import {
   ATTR_HTTP_REQUEST_METHOD,
   ATTR_HTTP_REQUEST_METHOD_ORIGINAL,
   ATTR_HTTP_ROUTE,
+  ATTR_NETWORK_PEER_ADDRESS,
+  ATTR_NETWORK_PEER_PORT,
+  ATTR_NETWORK_PROTOCOL_VERSION,
   ATTR_SERVER_ADDRESS,
   ATTR_SERVER_PORT,
   ATTR_URL_PATH,
+  ATTR_URL_QUERY,
   ATTR_URL_SCHEME,
   ATTR_USER_AGENT_ORIGINAL,
   normalizeMethod,
   parseHostHeader,
   pathOf,
+  protocolVersionOf,
+  queryOf,
   routeTemplate,
   serverSpanName,
 } from './http-semconv.js';
@@ -56,6 +62,7 @@ import type { ResolvedInboundOptions } from './options.js';
 import type { InboundRequestAccessors } from './request-accessors.js';
 import { inboundScopeOf, InboundScope, type InboundScopeRuntime } from './request-scope.js';
 import { InboundTelemetry } from './telemetry.js';
+import { redactQuery } from './url-query.js';
 
 /**
  * Made once per middleware or plugin instance by {@link createInboundHandler}.
@@ -154,6 +161,8 @@ class Handler<Request> implements InboundHandler<Request>, InboundScopeRuntime<R
     let baggage;
     let span: Span | undefined;
     let scheme: string | undefined;
+    // Read once, for the span and the histogram: null until read.
+    let protocolVersion: string | undefined | null = null;
     // Known now only where the framework routes before its first hook (accessors.routeAtStart).
     let route: string | undefined;
     const existing = activeServerSpan(active);
@@ -173,7 +182,8 @@ class Handler<Request> implements InboundHandler<Request>, InboundScopeRuntime<R
         parent = extracted;
         if (tracer !== undefined) {
           scheme = accessors.scheme(request);
-          span = this.#startSpan(tracer, request, scheme, route, headers, parent, false, undefined);
+          protocolVersion = protocolVersionOf(accessors.protocolVersion?.(request));
+          span = this.#startSpan(tracer, request, scheme, protocolVersion, route, headers, parent, false, undefined);
         }
       } else {
         // link / ignore: the caller's span is not our parent; a new trace starts.
@@ -185,7 +195,8 @@ class Handler<Request> implements InboundHandler<Request>, InboundScopeRuntime<R
             if (remote !== undefined && remote !== trace.getSpanContext(active)) links = [{ context: remote }];
           }
           scheme = accessors.scheme(request);
-          span = this.#startSpan(tracer, request, scheme, route, headers, parent, true, links);
+          protocolVersion = protocolVersionOf(accessors.protocolVersion?.(request));
+          span = this.#startSpan(tracer, request, scheme, protocolVersion, route, headers, parent, true, links);
         }
       }
       // No trace.setSpan(parent, span): the request's context reads its span from the scope.
@@ -197,12 +208,15 @@ class Handler<Request> implements InboundHandler<Request>, InboundScopeRuntime<R
     let histogram;
     if (options.metrics && existing === undefined) {
       histogram = this.#telemetry.histogram();
-      if (histogram !== undefined && scheme === undefined) scheme = accessors.scheme(request);
+      if (histogram !== undefined) {
+        if (scheme === undefined) scheme = accessors.scheme(request);
+        if (protocolVersion === null) protocolVersion = protocolVersionOf(accessors.protocolVersion?.(request));
+      }
     }
     const origin = existing !== undefined ? 'enriched' : span !== undefined ? 'own' : 'none';
     // Only a span name or the histogram needs the method: with neither, it is not read at all.
     const method = span !== undefined || histogram !== undefined ? normalizeMethod(accessors.method(request)) : '';
-    const scope = new InboundScope(this, request, parent, span, origin, baggage, method, scheme, route, histogram);
+    const scope = new InboundScope(this, request, parent, span, origin, baggage, method, scheme, protocolVersion ?? undefined, route, histogram);
     if (options.originBaggage !== undefined) this.#addOriginBaggage(scope, request);
     return scope;
   }
@@ -211,6 +225,7 @@ class Handler<Request> implements InboundHandler<Request>, InboundScopeRuntime<R
     tracer: Tracer,
     request: Request,
     scheme: string | undefined,
+    protocolVersion: string | undefined,
     route: string | undefined,
     headers: unknown,
     parent: Context,
@@ -222,12 +237,19 @@ class Handler<Request> implements InboundHandler<Request>, InboundScopeRuntime<R
     const method = normalizeMethod(receivedMethod);
     const attributes: Record<string, string | number> = { [ATTR_HTTP_REQUEST_METHOD]: method };
     if (receivedMethod !== undefined && receivedMethod !== method) attributes[ATTR_HTTP_REQUEST_METHOD_ORIGINAL] = receivedMethod;
-    const path = pathOf(accessors.target(request));
+    const target = accessors.target(request);
+    const path = pathOf(target);
     if (path !== undefined) attributes[ATTR_URL_PATH] = path;
+    if (this.options.urlQuery) {
+      const query = queryOf(target);
+      if (query !== undefined) attributes[ATTR_URL_QUERY] = redactQuery(query, this.options.sensitiveDataGuard);
+    }
     if (scheme !== undefined) attributes[ATTR_URL_SCHEME] = scheme;
     if (route !== undefined) attributes[ATTR_HTTP_ROUTE] = route;
+    if (protocolVersion !== undefined) attributes[ATTR_NETWORK_PROTOCOL_VERSION] = protocolVersion;
     const record = headers as Record<string, unknown>;
-    const host = parseHostHeader(record['host'] as string | undefined);
+    // HTTP/2 requests carry the :authority pseudo-header; a Host header, when sent too, wins.
+    const host = parseHostHeader((record['host'] ?? record[':authority']) as string | undefined);
     if (host !== undefined) {
       attributes[ATTR_SERVER_ADDRESS] = host.host;
       if (host.port !== undefined) attributes[ATTR_SERVER_PORT] = host.port;
@@ -236,6 +258,15 @@ class Handler<Request> implements InboundHandler<Request>, InboundScopeRuntime<R
     if (typeof userAgent === 'string') attributes[ATTR_USER_AGENT_ORIGINAL] = userAgent;
     const client = accessors.clientAddress(request);
     if (typeof client === 'string' && client !== '') attributes[ATTR_CLIENT_ADDRESS] = client;
+    const connection = accessors.connection?.(request);
+    if (connection !== undefined && connection !== null) {
+      const peerAddress = connection.remoteAddress;
+      if (typeof peerAddress === 'string' && peerAddress !== '') {
+        attributes[ATTR_NETWORK_PEER_ADDRESS] = peerAddress;
+        const peerPort = connection.remotePort;
+        if (typeof peerPort === 'number') attributes[ATTR_NETWORK_PEER_PORT] = peerPort;
+      }
+    }
     return tracer.startSpan(serverSpanName(method, route), { kind: SpanKind.SERVER, attributes, links, root }, parent);
   }
 

@@ -19,14 +19,22 @@ export const ATTR_HTTP_ROUTE = 'http.route';
 export const ATTR_HTTP_RESPONSE_STATUS_CODE = 'http.response.status_code';
 /** `error.type`: the exception type, the 5xx status code, or `aborted`. */
 export const ATTR_ERROR_TYPE = 'error.type';
-/** `server.address`: the host the client addressed (the `Host` header). */
+/** `url.query`: the query as received, without `?`, sensitive values replaced by `REDACTED`. */
+export const ATTR_URL_QUERY = 'url.query';
+/** `server.address`: the host the client addressed (the `Host` header, or HTTP/2's `:authority`). */
 export const ATTR_SERVER_ADDRESS = 'server.address';
-/** `server.port`: the port of the `Host` header, when it has one. */
+/** `server.port`: the port of the `Host` header (or `:authority`), when it has one. */
 export const ATTR_SERVER_PORT = 'server.port';
 /** `user_agent.original`. */
 export const ATTR_USER_AGENT_ORIGINAL = 'user_agent.original';
 /** `client.address`: the client's address as the framework resolves it (proxies included). */
 export const ATTR_CLIENT_ADDRESS = 'client.address';
+/** `network.protocol.version`: the HTTP version (`1.0`, `1.1`, `2`, `3`). */
+export const ATTR_NETWORK_PROTOCOL_VERSION = 'network.protocol.version';
+/** `network.peer.address`: the address of the connection's other end (the proxy, behind one). */
+export const ATTR_NETWORK_PEER_ADDRESS = 'network.peer.address';
+/** `network.peer.port`: the port of the connection's other end. */
+export const ATTR_NETWORK_PEER_PORT = 'network.peer.port';
 
 /**
  * The name of the request-duration histogram the adapters record.
@@ -87,6 +95,32 @@ export function pathOf(target: string | undefined): string | undefined {
   if (typeof target !== 'string') return undefined;
   const query = target.indexOf('?');
   return query === -1 ? target : target.slice(0, query);
+}
+
+/**
+ * The query part of a request target, without its `?` and without a fragment (`/a?x=1#top` gives
+ * `x=1`), or undefined when there is none or it is empty.
+ */
+export function queryOf(target: string | undefined): string | undefined {
+  if (typeof target !== 'string') return undefined;
+  const start = target.indexOf('?');
+  if (start === -1) return undefined;
+  const fragment = target.indexOf('#', start);
+  const query = fragment === -1 ? target.slice(start + 1) : target.slice(start + 1, fragment);
+  return query === '' ? undefined : query;
+}
+
+/**
+ * `network.protocol.version` for Node's `httpVersion`: `1.0` and `1.1` as they are, `2.0` and
+ * `3.0` as `2` and `3` (the conventions' examples). Undefined for anything that is not
+ * `major.minor` digits.
+ */
+export function protocolVersionOf(httpVersion: unknown): string | undefined {
+  if (typeof httpVersion !== 'string' || httpVersion.length !== 3 || httpVersion.charCodeAt(1) !== 46) return undefined;
+  const major = httpVersion.charCodeAt(0) - 48;
+  const minor = httpVersion.charCodeAt(2) - 48;
+  if (major < 0 || major > 9 || minor < 0 || minor > 9) return undefined;
+  return major >= 2 && minor === 0 ? httpVersion.slice(0, 1) : httpVersion;
 }
 
 const COLON = 58;

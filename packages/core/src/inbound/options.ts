@@ -57,7 +57,7 @@ export interface InboundOptions<Request = unknown> {
   spanAttributesFromBaggage?: readonly string[];
   /**
    * The sensitive-data guard for baggage added during the request (the `baggage` option and
-   * `req.setBaggage()`).
+   * `req.setBaggage()`), and for the values the server span records in `url.query`.
    * @default { enabled: true }
    * @example { allowKeys: ['session.region'] }
    */
@@ -79,6 +79,16 @@ export interface InboundOptions<Request = unknown> {
    * @example false
    */
   metrics?: boolean;
+  /**
+   * Whether the server span records `url.query` (the HTTP conventions require it when a request
+   * has a query). Sensitive values are always replaced by `REDACTED`: those of the signing keys the
+   * conventions name (`AWSAccessKeyId`, `Signature`, `sig`, `X-Goog-Signature`) and those the
+   * `sensitiveData` guard refuses (credential keys, e-mail addresses, tokens, card numbers).
+   * `false` leaves the attribute out, for services whose queries carry data no span should hold.
+   * @default true
+   * @example false
+   */
+  urlQuery?: boolean;
 }
 
 /**
@@ -116,9 +126,10 @@ export interface ResolvedInboundOptions<Request = unknown> {
   /** `false`: leave outbound calls alone; `true`: turn on with the configuration in force; or options. */
   readonly outbound: OutboundOptions | boolean;
   readonly metrics: boolean;
+  readonly urlQuery: boolean;
 }
 
-const KNOWN_OPTIONS: readonly string[] = ['propagators', 'trust', 'baggage', 'spanAttributesFromBaggage', 'sensitiveData', 'outbound', 'metrics'];
+const KNOWN_OPTIONS: readonly string[] = ['propagators', 'trust', 'baggage', 'spanAttributesFromBaggage', 'sensitiveData', 'outbound', 'metrics', 'urlQuery'];
 
 function isPropagator(value: unknown): value is TextMapPropagator {
   if (typeof value !== 'object' || value === null) return false;
@@ -193,6 +204,9 @@ export function resolveInboundOptions<Request = unknown>(
   if (given.metrics !== undefined && typeof given.metrics !== 'boolean') {
     throw new InvalidOptionError('metrics', 'true or false', given.metrics);
   }
+  if (given.urlQuery !== undefined && typeof given.urlQuery !== 'boolean') {
+    throw new InvalidOptionError('urlQuery', 'true or false', given.urlQuery, 'Sensitive values are redacted either way; false leaves url.query out.');
+  }
   if (given.sensitiveData !== undefined && (typeof given.sensitiveData !== 'object' || given.sensitiveData === null)) {
     throw new InvalidOptionError('sensitiveData', 'an options object', given.sensitiveData, `Example: { allowKeys: ['session.region'] }.`);
   }
@@ -206,5 +220,6 @@ export function resolveInboundOptions<Request = unknown>(
     sensitiveDataGuard: createSensitiveDataGuard(given.sensitiveData, 'sensitiveData'),
     outbound: resolveOutbound(given.outbound, given.propagators === undefined ? undefined : propagator),
     metrics: given.metrics ?? true,
+    urlQuery: given.urlQuery ?? true,
   });
 }

@@ -19,6 +19,8 @@
  *   scheme: (req) => req.protocol,
  *   clientAddress: (req) => req.ip,
  *   route: (req) => (typeof req.route?.path === 'string' ? req.baseUrl + req.route.path : undefined),
+ *   protocolVersion: (req) => req.httpVersion,
+ *   connection: (req) => req.socket,
  * };
  * ```
  */
@@ -41,6 +43,17 @@ export interface InboundRequestAccessors<Request> {
   clientAddress(request: Request): string | undefined;
   /** The matched route template (`/users/:id`), or undefined when no route matched (yet). */
   route(request: Request): string | undefined;
+  /**
+   * The HTTP version as Node reports it (`req.httpVersion`: `1.1`, `2.0`), for
+   * `network.protocol.version`. Optional: without it the attribute is left out.
+   */
+  protocolVersion?(request: Request): string | undefined;
+  /**
+   * The connection the request came on (Node's `req.socket`), for `network.peer.address` and
+   * `network.peer.port`: the other end of the TCP connection, a proxy when there is one. Optional:
+   * without it the attributes are left out.
+   */
+  connection?(request: Request): { readonly remoteAddress?: string; readonly remotePort?: number } | null | undefined;
   /**
    * True when {@link route} already answers when the adapter calls `start()` (Fastify routes a
    * request before its first hook). The server span is then started with `http.route` and its

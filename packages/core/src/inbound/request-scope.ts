@@ -29,6 +29,7 @@ import {
   ATTR_HTTP_REQUEST_METHOD,
   ATTR_HTTP_RESPONSE_STATUS_CODE,
   ATTR_HTTP_ROUTE,
+  ATTR_NETWORK_PROTOCOL_VERSION,
   ATTR_URL_SCHEME,
   ERROR_TYPE_ABORTED,
   errorTypeOf,
@@ -98,6 +99,7 @@ export class InboundScope<Request = unknown> implements BaggageHolder {
   readonly #histogram: Histogram | undefined;
   readonly #startTime: number;
   readonly #scheme: string | undefined;
+  readonly #protocolVersion: string | undefined;
   #route: string | undefined;
   #exceptionType: string | undefined;
   #state = OPEN;
@@ -115,6 +117,7 @@ export class InboundScope<Request = unknown> implements BaggageHolder {
     baggage: Baggage | undefined,
     method: string,
     scheme: string | undefined,
+    protocolVersion: string | undefined,
     route: string | undefined,
     histogram: Histogram | undefined,
   ) {
@@ -125,6 +128,7 @@ export class InboundScope<Request = unknown> implements BaggageHolder {
     this.baggage = baggage;
     this.#method = method;
     this.#scheme = scheme;
+    this.#protocolVersion = protocolVersion;
     // Set only when the span was started with it (http.route and the name are on it already).
     this.#route = route;
     this.#histogram = histogram;
@@ -259,6 +263,7 @@ export class InboundScope<Request = unknown> implements BaggageHolder {
       if (this.#route !== undefined) attributes[ATTR_HTTP_ROUTE] = this.#route;
       if (statusCode !== undefined) attributes[ATTR_HTTP_RESPONSE_STATUS_CODE] = statusCode;
       if (errorType !== undefined) attributes[ATTR_ERROR_TYPE] = errorType;
+      if (this.#protocolVersion !== undefined) attributes[ATTR_NETWORK_PROTOCOL_VERSION] = this.#protocolVersion;
       this.#copyBaggageInto(attributes);
       histogram.record((performance.now() - this.#startTime) / 1000, attributes);
     }

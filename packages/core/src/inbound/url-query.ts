@@ -1,0 +1,72 @@
+/**
+ * The `url.query` a server span records, scrubbed. The HTTP conventions make the attribute
+ * conditionally required (whenever a query was received) and ask that sensitive content in it be
+ * scrubbed when an instrumentation can tell it: the values of four signing keys by default
+ * (https://opentelemetry.io/docs/specs/semconv/http/http-spans/#http-server, note on `url.query`).
+ * ctxprop also scrubs what its sensitive-data guard refuses in baggage: values under keys that
+ * name credentials (token, password, secret, api key, session, ...) and values that look like an
+ * e-mail address, a JSON Web Token, a bearer or basic credential or a card number. Keys stay, so
+ * the query's shape is still there to read (`q=OpenTelemetry&sig=REDACTED`).
+ */
+import type { SensitiveDataGuard } from '../policy/sensitive-data.js';
+
+/** What a scrubbed value is replaced with (the conventions' word). */
+export const REDACTED = 'REDACTED';
+
+/**
+ * The keys whose values the conventions say to redact by default, compared exactly: AWS S3 and
+ * Azure SAS and Google Cloud Storage signed URLs.
+ */
+const SIGNING_KEYS: ReadonlySet<string> = new Set(['AWSAccessKeyId', 'Signature', 'sig', 'X-Goog-Signature']);
+
+const PLUS = /\+/g;
+
+/** A query component decoded as a form would be (`+` is a space), or undefined when it is not valid percent-encoding. */
+function decodeComponent(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text.indexOf('+') === -1 ? text : text.replace(PLUS, ' '));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Returns `query` (without its `?`) with every sensitive value replaced by `REDACTED`: the values
+ * of the conventions' signing keys, and those `guard` refuses, seeing the key and the value
+ * decoded. An item with no `=` is checked as a value and replaced whole when refused. Items are
+ * otherwise kept as received, undecodable ones included. Never throws.
+ *
+ * @example
+ * ```ts
+ * redactQuery('q=OpenTelemetry&sig=abc&access_token=x', defaultSensitiveDataGuard);
+ * // 'q=OpenTelemetry&sig=REDACTED&access_token=REDACTED'
+ * ```
+ */
+export function redactQuery(query: string, guard: SensitiveDataGuard): string {
+  let out = '';
+  let start = 0;
+  while (start <= query.length) {
+    let end = query.indexOf('&', start);
+    if (end === -1) end = query.length;
+    if (start > 0) out += '&';
+    out += redactItem(query.slice(start, end), guard);
+    start = end + 1;
+  }
+  return out;
+}
+
+function redactItem(item: string, guard: SensitiveDataGuard): string {
+  if (item === '') return item;
+  const equals = item.indexOf('=');
+  if (equals === -1) {
+    const value = decodeComponent(item) ?? item;
+    return guard('', value) === undefined ? item : REDACTED;
+  }
+  if (equals === item.length - 1) return item; // `key=`: nothing to hide
+  const rawKey = item.slice(0, equals);
+  const key = decodeComponent(rawKey) ?? rawKey;
+  if (SIGNING_KEYS.has(key)) return rawKey + '=' + REDACTED;
+  const rawValue = item.slice(equals + 1);
+  const value = decodeComponent(rawValue) ?? rawValue;
+  return guard(key, value) === undefined ? item : rawKey + '=' + REDACTED;
+}

@@ -1,0 +1,115 @@
+/**
+ * Fastify served over HTTP/2 (`http2: true`, cleartext), with a real `node:http2` client: the
+ * request's context reaches the handler and the response's events, the SERVER span carries the
+ * HTTP/2 attributes (`server.address` from `:authority`, `network.protocol.version` 2), and
+ * requests multiplexed as streams of one connection, which share its socket, keep their own
+ * context.
+ */
+import { propagation, SpanKind } from '@opentelemetry/api';
+import type { FastifyInstance } from 'fastify';
+import { connect, type ClientHttp2Session, type OutgoingHttpHeaders } from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { ctxprop } from '@ctxprop/fastify';
+import { FRAMEWORKS, PARENT_ID, TRACE_ID, TRACEPARENT, waitFor } from './support/frameworks';
+import { startRecordingSdk } from './support/sdk';
+
+const sdk = startRecordingSdk();
+
+afterAll(() => sdk.provider.shutdown());
+
+interface Seen {
+  tier: string | null;
+  traceId: string | null;
+  afterTimer: string | null;
+}
+
+/** One request on `session`: the response status and its JSON body. */
+function get(session: ClientHttp2Session, path: string, headers: OutgoingHttpHeaders = {}): Promise<{ status: number; body: Seen }> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({ ':method': 'GET', ':path': path, ...headers });
+    let status = 0;
+    let text = '';
+    stream.setEncoding('utf8');
+    stream.on('response', (responseHeaders) => (status = Number(responseHeaders[':status'])));
+    stream.on('data', (chunk: string) => (text += chunk));
+    stream.on('end', () => resolve({ status, body: JSON.parse(text) as Seen }));
+    stream.on('error', reject);
+    stream.end();
+  });
+}
+
+describe.each(FRAMEWORKS)('%s over HTTP/2', (_framework, createApp) => {
+  let app: FastifyInstance;
+  let session: ClientHttp2Session;
+  let port: number;
+  const finished: (string | null)[] = [];
+
+  beforeEach(async () => {
+    sdk.exporter.reset();
+    finished.length = 0;
+    app = createApp({ http2: true } as never);
+    await app.register(ctxprop);
+    app.get('/users/:id', async (request, reply) => {
+      reply.raw.on('finish', () => finished.push(propagation.getActiveBaggage()?.getEntry('customer.tier')?.value ?? null));
+      const afterTimer = await new Promise<string | null>((resolve) =>
+        setTimeout(() => resolve(propagation.getActiveBaggage()?.getEntry('customer.tier')?.value ?? null), Math.random() * 5),
+      );
+      return { tier: request.baggage.get('customer.tier') ?? null, traceId: request.traceContext?.traceId ?? null, afterTimer } satisfies Seen;
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    port = (app.server.address() as AddressInfo).port;
+    session = connect(`http://127.0.0.1:${port}`);
+  });
+
+  afterEach(async () => {
+    session.close();
+    await app.close();
+  });
+
+  test('the handler, its timers and the response events run in the request context; the SERVER span has the HTTP/2 attributes', async () => {
+    const { status, body } = await get(session, '/users/7?tab=orders', { traceparent: TRACEPARENT, baggage: 'customer.tier=gold', 'user-agent': 'ctxprop-h2/1.0' });
+    expect(status).toBe(200);
+    expect(body).toEqual({ tier: 'gold', traceId: TRACE_ID, afterTimer: 'gold' });
+    await waitFor(() => finished, (values) => values.length === 1);
+    expect(finished).toEqual(['gold']);
+
+    const [span, ...others] = await sdk.serverSpans();
+    expect(others).toHaveLength(0);
+    expect(span!.name).toBe('GET /users/:id');
+    expect(span!.kind).toBe(SpanKind.SERVER);
+    expect(span!.spanContext().traceId).toBe(TRACE_ID);
+    expect(span!.parentSpanContext?.spanId).toBe(PARENT_ID);
+    expect(span!.attributes).toEqual({
+      'http.request.method': 'GET',
+      'url.path': '/users/7',
+      'url.query': 'tab=orders',
+      'url.scheme': 'http',
+      'http.route': '/users/:id',
+      'http.response.status_code': 200,
+      // No Host header in HTTP/2: the :authority pseudo-header names the server.
+      'server.address': '127.0.0.1',
+      'server.port': port,
+      'network.protocol.version': '2',
+      'network.peer.address': '127.0.0.1',
+      'network.peer.port': expect.any(Number),
+      'client.address': '127.0.0.1',
+      'user_agent.original': 'ctxprop-h2/1.0',
+    });
+  });
+
+  test('200 concurrent streams of one connection each see their own baggage and trace', async () => {
+    const count = 200;
+    const responses = await Promise.all(
+      Array.from({ length: count }, (_, i) => {
+        const traceId = (i + 1).toString(16).padStart(32, '0');
+        return get(session, `/users/${i}`, { traceparent: `00-${traceId}-${PARENT_ID}-01`, baggage: `customer.tier=tier-${i}` }).then((response) => ({ i, traceId, response }));
+      }),
+    );
+    for (const { i, traceId, response } of responses) {
+      expect(response.status).toBe(200);
+      expect(response.body).toEqual({ tier: `tier-${i}`, traceId, afterTimer: `tier-${i}` });
+    }
+    await waitFor(() => finished, (values) => values.length === count);
+    expect([...finished].sort()).toEqual(Array.from({ length: count }, (_, i) => `tier-${i}`).sort());
+  });
+});
