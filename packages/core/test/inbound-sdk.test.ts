@@ -249,6 +249,8 @@ describe('url.query (semconv http-spans: conditionally required, sensitive value
     expect(queryOf('/o?q=x&AWSAccessKeyId=AKIA1&Signature=abc&sig=def&X-Goog-Signature=ghi')).toBe(
       'q=x&AWSAccessKeyId=REDACTED&Signature=REDACTED&sig=REDACTED&X-Goog-Signature=REDACTED',
     );
+    // And the credential parts of AWS Signature Version 4 presigned URLs.
+    expect(queryOf('/o?X-Amz-Credential=AKIA%2F20260101&X-Amz-Signature=abc&X-Amz-Expires=60')).toBe('X-Amz-Credential=REDACTED&X-Amz-Signature=REDACTED&X-Amz-Expires=60');
   });
 
   it('replaces values the sensitive-data guard refuses: credential keys, e-mail addresses, JWTs', () => {

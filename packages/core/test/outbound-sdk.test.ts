@@ -138,6 +138,13 @@ describe('CLIENT spans', () => {
     expect(server.last('traceparent')).toHaveLength(1);
   });
 
+  it('redacts in url.full the query values the sensitive-data guard refuses, and sends the query unchanged', async () => {
+    await inParent(() => request(`${base}/o?access_token=t0k&email=ana%40example.com&page=2`).then((res) => res.body.text()));
+    const [span] = await clientSpans(1);
+    expect(span!.attributes['url.full']).toBe(`${base}/o?access_token=REDACTED&email=REDACTED&page=2`);
+    expect(server.received[server.received.length - 1]!.url).toBe('/o?access_token=t0k&email=ana%40example.com&page=2');
+  });
+
   it('still records the span when the destination policy withholds trace headers, and sends none', async () => {
     await inParent(() => httpGetHost('no-trace.localhost'));
     const [span] = await clientSpans(1);

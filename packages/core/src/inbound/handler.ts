@@ -35,6 +35,7 @@ import { createActiveContextReader } from '../context/active-context.js';
 import { ensureContextManager } from '../context/runtime.js';
 import { countDiagnostic, warnOnce } from '../diagnostics/diagnostics.js';
 import { enableOutboundPropagation } from '../outbound/enable.js';
+import { redactQuery } from '../policy/query-redaction.js';
 import type { TrustVerdict } from '../policy/trust.js';
 import {
   ATTR_CLIENT_ADDRESS,
@@ -62,7 +63,6 @@ import type { ResolvedInboundOptions } from './options.js';
 import type { InboundRequestAccessors } from './request-accessors.js';
 import { inboundScopeOf, InboundScope, type InboundScopeRuntime } from './request-scope.js';
 import { InboundTelemetry } from './telemetry.js';
-import { redactQuery } from './url-query.js';
 
 /**
  * Made once per middleware or plugin instance by {@link createInboundHandler}.

@@ -1,29 +1,20 @@
 /**
  * The CLIENT span of one outbound HTTP call, following the OpenTelemetry semantic conventions for
  * HTTP client spans: name `{METHOD}` (or `HTTP` for an unknown method), `http.request.method`,
- * `server.address`, `server.port`, `url.full` (credentials and signature parameters redacted),
+ * `server.address`, `server.port`, `url.full` (sensitive query values redacted),
  * `http.response.status_code`, `error.type`, and status ERROR for failures and 4xx/5xx answers.
  *
  * @see https://opentelemetry.io/docs/specs/semconv/http/http-spans/#http-client-span
  */
 import { SpanKind, SpanStatusCode, trace, type Context, type Exception, type Span, type Tracer, type TracerProvider } from '@opentelemetry/api';
 import { countDiagnostic } from '../diagnostics/diagnostics.js';
+import { redactQuery } from '../policy/query-redaction.js';
+import type { SensitiveDataGuard } from '../policy/sensitive-data.js';
 
 const TRACER_NAME = '@ctxprop/core';
 
 /** Methods the semantic conventions know (RFC 9110 §9 and RFC 5789 PATCH); others are `_OTHER`. */
 const KNOWN_METHODS = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE']);
-
-/** Query keys whose values `url.full` must not show (semconv `url.full` note). */
-const SENSITIVE_QUERY_KEYS = new Set([
-  'X-Amz-Signature',
-  'X-Amz-Credential',
-  'X-Amz-Security-Token',
-  'AWSAccessKeyId',
-  'Signature',
-  'sig',
-  'X-Goog-Signature',
-]);
 
 let tracerOwner: unknown;
 let cachedTracer: Tracer | undefined;
@@ -79,25 +70,10 @@ export function originOf(target: OutgoingTarget): string {
   return `${target.protocol}//${host}${port}`;
 }
 
-function redactQuery(path: string): string {
-  const question = path.indexOf('?');
-  if (question < 0) return path;
-  const parts = path.slice(question + 1).split('&');
-  let changed = false;
-  for (let i = 0; i < parts.length; i++) {
-    const part = parts[i]!;
-    const equals = part.indexOf('=');
-    if (equals > 0 && SENSITIVE_QUERY_KEYS.has(part.slice(0, equals))) {
-      parts[i] = `${part.slice(0, equals)}=REDACTED`;
-      changed = true;
-    }
-  }
-  return changed ? `${path.slice(0, question)}?${parts.join('&')}` : path;
-}
-
 /**
- * The `url.full` of a target: origin and path, with signature query values replaced by
- * `REDACTED` (hooks never see URL credentials: clients move them to an Authorization header).
+ * The `url.full` of a target: origin and path, with sensitive query values replaced by
+ * `REDACTED` (`redactQuery`: signing keys, and what `guard` refuses). Hooks never see URL
+ * credentials: clients move them to an Authorization header.
  *
  * @example
  * ```ts
@@ -105,21 +81,24 @@ function redactQuery(path: string): string {
  * // 'https://s3.example/o?X-Amz-Signature=REDACTED'
  * ```
  */
-export function fullUrlOf(target: OutgoingTarget): string {
+export function fullUrlOf(target: OutgoingTarget, guard?: SensitiveDataGuard): string {
   const path = target.path.length === 0 ? '/' : target.path;
-  return `${originOf(target)}${redactQuery(path)}`;
+  const question = path.indexOf('?');
+  const scrubbed = question < 0 ? path : `${path.slice(0, question + 1)}${redactQuery(path.slice(question + 1), guard)}`;
+  return `${originOf(target)}${scrubbed}`;
 }
 
 /**
  * Starts the CLIENT span of an outbound call as a child of `ctx`; `undefined` when no SDK is
- * registered (the parent's ids are then injected as they are).
+ * registered (the parent's ids are then injected as they are). `guard` (the outbound
+ * sensitive-data guard) also picks the query values `url.full` redacts.
  *
  * @example
  * ```ts
- * const span = startClientSpan(context.active(), target);
+ * const span = startClientSpan(context.active(), target, defaultSensitiveDataGuard);
  * ```
  */
-export function startClientSpan(ctx: Context, target: OutgoingTarget): Span | undefined {
+export function startClientSpan(ctx: Context, target: OutgoingTarget, guard?: SensitiveDataGuard): Span | undefined {
   const tracer = clientTracer();
   if (tracer === undefined) return undefined;
   const original = target.method;
@@ -132,7 +111,7 @@ export function startClientSpan(ctx: Context, target: OutgoingTarget): Span | un
   if (original !== method) span.setAttribute('http.request.method_original', original);
   span.setAttribute('server.address', target.hostname);
   span.setAttribute('server.port', target.port ?? DEFAULT_PORTS[target.protocol] ?? 80);
-  span.setAttribute('url.full', fullUrlOf(target));
+  span.setAttribute('url.full', fullUrlOf(target, guard));
   return span;
 }
 

@@ -189,7 +189,7 @@ export function prepareOutgoingCall(config: OutboundConfig, target: OutgoingTarg
       // The trace stays as it was written: only baggage is injected from the context.
       base = trace.deleteSpan(ctx);
     } else if (startSpan) {
-      span = startClientSpan(ctx, target);
+      span = startClientSpan(ctx, target, config.guard);
       if (span !== undefined) base = trace.setSpan(ctx, span);
     }
     const injectCtx = contextForDestination(base, decision, config.guard, destination, injectTrace);
