@@ -300,6 +300,18 @@ describe('network and HTTP/2 attributes', () => {
     expect(attributes['server.port']).toBeUndefined();
   });
 
+  it("takes server.address and server.port from the accessors' host (a trusted proxy's X-Forwarded-Host) before the Host header", () => {
+    const withHost = (host: string | undefined): Record<string, unknown> => {
+      exporter.reset();
+      handlerFor({}, { ...fakeAccessors, host: () => host }).start(fakeRequest({ host: 'internal:3000' }))!.finish(200);
+      return exporter.getFinishedSpans()[0]!.attributes;
+    };
+    expect(withHost('shop.example.com:8443')).toMatchObject({ 'server.address': 'shop.example.com', 'server.port': 8443 });
+    expect(withHost('[2001:db8::1]')).toMatchObject({ 'server.address': '2001:db8::1' });
+    expect(withHost('')).toMatchObject({ 'server.address': 'internal', 'server.port': 3000 });
+    expect(withHost(undefined)).toMatchObject({ 'server.address': 'internal', 'server.port': 3000 });
+  });
+
   it('leaves out network.peer.* when the connection is unknown or closed', () => {
     const attributes = attributesOf(fakeRequest({}, { socket: {} }));
     expect(attributes['network.peer.address']).toBeUndefined();

@@ -29,6 +29,20 @@ function trustsProxies(req: Request): boolean {
   return typeof app?.get === 'function' && Boolean(app.get('trust proxy'));
 }
 
+/**
+ * The first X-Forwarded-Host when the app's 'trust proxy' trusts the connection's peer, as
+ * Express 5's `req.host` reads it (Express 4's drops the port); otherwise undefined, and core
+ * reads the Host header.
+ */
+function forwardedHost(req: Request): string | undefined {
+  const forwarded = req.headers['x-forwarded-host'];
+  if (typeof forwarded !== 'string' || forwarded === '' || !trustsProxies(req)) return undefined;
+  const trust = (req.app as { get(setting: string): unknown }).get('trust proxy fn');
+  if (typeof trust !== 'function' || !trust(req.socket?.remoteAddress, 0)) return undefined;
+  const comma = forwarded.indexOf(',');
+  return (comma === -1 ? forwarded : forwarded.slice(0, comma)).trim();
+}
+
 /** The accessors `ctxprop()` hands to core. */
 export const expressAccessors: InboundRequestAccessors<Request> = {
   headers: (req) => req.headers,
@@ -41,6 +55,7 @@ export const expressAccessors: InboundRequestAccessors<Request> = {
   scheme: (req) => (trustsProxies(req) ? req.protocol : (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true ? 'https' : 'http'),
   clientAddress: (req) => (trustsProxies(req) ? req.ip : undefined) ?? req.socket?.remoteAddress,
   route: expressRoute,
+  host: forwardedHost,
   protocolVersion: (req) => req.httpVersion,
   connection: (req) => req.socket,
 };

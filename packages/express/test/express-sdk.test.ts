@@ -212,18 +212,29 @@ describe.each(EXPRESS_VERSIONS)('%s with the OpenTelemetry SDK', (_name, express
     }
   });
 
-  it("takes url.scheme and client.address from X-Forwarded-* only when the app's 'trust proxy' says so", async () => {
+  it("takes url.scheme, client.address and server.address from X-Forwarded-* only when the app's 'trust proxy' says so", async () => {
     const trusting = buildApp(express, { outbound: false });
     trusting.set('trust proxy', 'loopback');
     const servers = [await listen(buildApp(express, { outbound: false })), await listen(trusting)];
     try {
       for (const server of servers) {
-        await request(server.url).get('/sync').set('x-forwarded-for', '203.0.113.7').set('x-forwarded-proto', 'https').expect(200);
+        await request(server.url)
+          .get('/sync')
+          .set('x-forwarded-for', '203.0.113.7')
+          .set('x-forwarded-proto', 'https')
+          .set('x-forwarded-host', 'shop.example.com:8443, proxy.internal')
+          .expect(200);
       }
       const spans = await finishedSpans(2);
-      const byPort = (server: Running) => spans.find((span) => span.attributes['server.port'] === Number(new URL(server.url).port))!;
-      expect(byPort(servers[0]!).attributes).toMatchObject({ 'client.address': '127.0.0.1', 'url.scheme': 'http' });
-      expect(byPort(servers[1]!).attributes).toMatchObject({ 'client.address': '203.0.113.7', 'url.scheme': 'https' });
+      const attributes = spans.map((span) => span.attributes);
+      // Untrusted: the socket's view; the Host header names the server.
+      expect(attributes).toContainEqual(
+        expect.objectContaining({ 'client.address': '127.0.0.1', 'url.scheme': 'http', 'server.address': '127.0.0.1', 'server.port': Number(new URL(servers[0]!.url).port) }),
+      );
+      // Trusted: the proxy's view; the first X-Forwarded-Host names the server, as Express's req.host reads it.
+      expect(attributes).toContainEqual(
+        expect.objectContaining({ 'client.address': '203.0.113.7', 'url.scheme': 'https', 'server.address': 'shop.example.com', 'server.port': 8443 }),
+      );
     } finally {
       for (const server of servers) await server.close();
     }

@@ -28,6 +28,20 @@ function fastifyScheme(request: FastifyRequest): string | undefined {
   return (request.raw.socket as { encrypted?: boolean } | null)?.encrypted === true ? 'https' : 'http';
 }
 
+interface HostGetters {
+  /** Fastify 5: `host[:port]`, from X-Forwarded-Host when `trustProxy` trusts the sender. */
+  readonly host?: unknown;
+  /** Fastify 4: the same (Fastify 5's `hostname` has no port). */
+  readonly hostname?: unknown;
+}
+
+/** The host the client addressed as Fastify resolves it (`trustProxy` applies). */
+function fastifyHost(request: FastifyRequest): string | undefined {
+  const getters = request as unknown as HostGetters;
+  const host = getters.host ?? getters.hostname;
+  return typeof host === 'string' ? host : undefined;
+}
+
 /** The accessors the plugin hands to core. */
 export const fastifyAccessors: InboundRequestAccessors<FastifyRequest> = {
   headers: (request) => request.headers,
@@ -39,6 +53,7 @@ export const fastifyAccessors: InboundRequestAccessors<FastifyRequest> = {
   // `request.ip` follows Fastify's `trustProxy` setting (X-Forwarded-For).
   clientAddress: (request) => request.ip,
   route: fastifyRoute,
+  host: fastifyHost,
   protocolVersion: (request) => request.raw.httpVersion,
   // The TCP connection (for HTTP/2, the session's socket): a proxy, behind one.
   connection: (request) => request.raw.socket,

@@ -102,6 +102,17 @@ describe.each(FRAMEWORKS)('%s', (_framework, createApp) => {
     expect(body.baggage).toEqual({});
   });
 
+  test("server.address and server.port follow X-Forwarded-Host only under Fastify's trustProxy, as request.host does", async () => {
+    const headers = { host: 'internal:3000', 'x-forwarded-host': 'shop.example.com:8443' };
+    await serve({}, { trustProxy: true });
+    const trusted = await call('127.0.0.1', headers);
+    expect(trusted.span.attributes).toMatchObject({ 'server.address': 'shop.example.com', 'server.port': 8443 });
+    await app!.close();
+    await serve({});
+    const untrusted = await call('127.0.0.1', headers);
+    expect(untrusted.span.attributes).toMatchObject({ 'server.address': 'internal', 'server.port': 3000 });
+  });
+
   test('a trust function decides per request and is given the Fastify request', async () => {
     const seen: TrustRequestInfo[] = [];
     await serve({

@@ -248,8 +248,9 @@ class Handler<Request> implements InboundHandler<Request>, InboundScopeRuntime<R
     if (route !== undefined) attributes[ATTR_HTTP_ROUTE] = route;
     if (protocolVersion !== undefined) attributes[ATTR_NETWORK_PROTOCOL_VERSION] = protocolVersion;
     const record = headers as Record<string, unknown>;
-    // HTTP/2 requests carry the :authority pseudo-header; a Host header, when sent too, wins.
-    const host = parseHostHeader((record['host'] ?? record[':authority']) as string | undefined);
+    // The framework's view first (a trusted proxy's X-Forwarded-Host); then the Host header, or
+    // HTTP/2's :authority pseudo-header (a Host header, when sent too, wins).
+    const host = parseHostHeader(accessors.host?.(request) || ((record['host'] ?? record[':authority']) as string | undefined));
     if (host !== undefined) {
       attributes[ATTR_SERVER_ADDRESS] = host.host;
       if (host.port !== undefined) attributes[ATTR_SERVER_PORT] = host.port;

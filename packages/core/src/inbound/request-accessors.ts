@@ -44,6 +44,13 @@ export interface InboundRequestAccessors<Request> {
   /** The matched route template (`/users/:id`), or undefined when no route matched (yet). */
   route(request: Request): string | undefined;
   /**
+   * The host the client addressed, `name[:port]`, as the framework resolves it: from
+   * `X-Forwarded-Host` when the framework trusts the proxy that sent it, for `server.address` and
+   * `server.port` (the conventions' first choice). Optional: without it, or when it answers
+   * undefined or `''`, the `Host` header (HTTP/2: `:authority`) is read.
+   */
+  host?(request: Request): string | undefined;
+  /**
    * The HTTP version as Node reports it (`req.httpVersion`: `1.1`, `2.0`), for
    * `network.protocol.version`. Optional: without it the attribute is left out.
    */
