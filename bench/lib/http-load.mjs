@@ -12,7 +12,7 @@
  * API:
  *   compareServers({
  *     title, variants: [{ name, script, env?, execArgv? }], baseline: 'bare',
- *     rounds = 7, seconds = 4, warmupSeconds = 2, connections = 32, path = '/',
+ *     rounds = 7, seconds = 4, warmupSeconds = 5, connections = 32, path = '/',
  *     method = 'GET', headers = {}, body,
  *     pairs = [['otel-auto', 'ctxprop-sdk']],   // extra "a costs N x b" lines
  *     rate,                                     // optional fixed offered load (req/s); BENCH_RATE
@@ -22,8 +22,8 @@
  *
  * A variant's `script` is a server file that listens on 127.0.0.1:0 and calls `ready(server)`
  * from `./server-ipc.mjs`. Every round starts every server afresh and warms it; only one is under
- * load at a time. Environment: BENCH_ROUNDS, BENCH_SECONDS, BENCH_CONNECTIONS and BENCH_RATE
- * override the defaults; BENCH_SEMI_SPACE=default runs the servers without SERVER_V8_FLAGS.
+ * load at a time. Environment: BENCH_ROUNDS, BENCH_SECONDS, BENCH_WARMUP_SECONDS, BENCH_CONNECTIONS
+ * and BENCH_RATE override the defaults; BENCH_SEMI_SPACE=default runs the servers without SERVER_V8_FLAGS.
  */
 import { fork, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -148,7 +148,10 @@ export async function compareServers(options) {
   const opts = {
     rounds: Number(process.env.BENCH_ROUNDS ?? options.rounds ?? 7),
     seconds: Number(process.env.BENCH_SECONDS ?? options.seconds ?? 4),
-    warmupSeconds: options.warmupSeconds ?? 2,
+    // V8 is still optimizing a Fastify server's hot functions 40,000 requests in (--trace-opt),
+    // about 2 to 3 s at these rates; the compiler threads' time and the unoptimized code count
+    // against whichever server has more code to tier up. 5 s measures steady state.
+    warmupSeconds: Number(process.env.BENCH_WARMUP_SECONDS ?? options.warmupSeconds ?? 5),
     connections: Number(process.env.BENCH_CONNECTIONS ?? options.connections ?? 32),
     path: options.path ?? '/',
     method: options.method ?? 'GET',
@@ -159,7 +162,7 @@ export async function compareServers(options) {
     rate: process.env.BENCH_RATE ? Number(process.env.BENCH_RATE) : options.rate,
   };
   console.log(`\n${options.title}`);
-  console.log(`  ${opts.rounds} interleaved rounds x ${opts.seconds} s, ${opts.connections} connections, ${opts.method} ${opts.path}; servers run with ${SERVER_V8_FLAGS.join(' ') || "V8's default young generation"}`);
+  console.log(`  ${opts.rounds} interleaved rounds x ${opts.seconds} s (after ${opts.warmupSeconds} s of warm-up), ${opts.connections} connections, ${opts.method} ${opts.path}; servers run with ${SERVER_V8_FLAGS.join(' ') || "V8's default young generation"}`);
   // Each round starts fresh server processes: one process's JIT can settle in a faster or slower
   // state for its whole life, so a variant served by one process for every round would carry that
   // luck into all its samples.
