@@ -11,22 +11,10 @@ import {
   type TextMapPropagator,
 } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { AggregationTemporality, DataPointType, MeterProvider, MetricReader, type HistogramMetricData } from '@opentelemetry/sdk-metrics';
+import { DataPointType, MeterProvider, type HistogramMetricData } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { HTTP_SERVER_DURATION_BUCKETS, METRIC_HTTP_SERVER_REQUEST_DURATION, type InboundRequestAccessors } from '@ctxprop/core';
-import { fakeAccessors, fakeRequest, handlerFor, INBOUND_SPAN_ID, INBOUND_TRACE_ID, INBOUND_TRACEPARENT, type FakeRequest } from './inbound-support';
-
-class TestReader extends MetricReader {
-  constructor() {
-    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
-  }
-  protected onForceFlush(): Promise<void> {
-    return Promise.resolve();
-  }
-  protected onShutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-}
+import { fakeAccessors, fakeRequest, handlerFor, INBOUND_SPAN_ID, INBOUND_TRACE_ID, INBOUND_TRACEPARENT, TestReader, type FakeRequest } from './inbound-support';
 
 const exporter = new InMemorySpanExporter();
 const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });

@@ -1,4 +1,5 @@
 // Shared by the inbound-*.test.ts files: a framework-free request and its accessors.
+import { AggregationTemporality, MetricReader } from '@opentelemetry/sdk-metrics';
 import { createInboundHandler, resolveInboundOptions, type InboundOptions, type InboundRequestAccessors } from '@ctxprop/core';
 
 export interface FakeRequest {
@@ -35,3 +36,16 @@ export function handlerFor(options: InboundOptions<FakeRequest> = {}, accessors:
 export const INBOUND_TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 export const INBOUND_SPAN_ID = '00f067aa0ba902b7';
 export const INBOUND_TRACEPARENT = `00-${INBOUND_TRACE_ID}-${INBOUND_SPAN_ID}-01`;
+
+/** A metric reader the test collects from on demand (cumulative). */
+export class TestReader extends MetricReader {
+  constructor() {
+    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
+  }
+  protected onForceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+  protected onShutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}

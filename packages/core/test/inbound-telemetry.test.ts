@@ -5,9 +5,10 @@
  * refuses what another copy registered.
  */
 import { metrics, ProxyTracerProvider, trace, type TracerProvider } from '@opentelemetry/api';
-import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { InboundTelemetry } from '../src/inbound/telemetry';
+import { TestReader } from './inbound-support';
 
 const API_GLOBALS_KEY = Symbol.for('opentelemetry.js.api.1');
 /** The API's globals object: registering once makes it, with this copy's version, and it stays. */
@@ -16,18 +17,6 @@ const registry = (() => {
   trace.disable();
   return (globalThis as unknown as Record<symbol, { version: string; trace?: TracerProvider }>)[API_GLOBALS_KEY]!;
 })();
-
-class TestReader extends MetricReader {
-  constructor() {
-    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
-  }
-  protected onForceFlush(): Promise<void> {
-    return Promise.resolve();
-  }
-  protected onShutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-}
 
 function recordingProvider(): { provider: BasicTracerProvider; exporter: InMemorySpanExporter } {
   const exporter = new InMemorySpanExporter();
