@@ -42,11 +42,10 @@ export class InboundTelemetry {
   readonly #name: string;
   readonly #version: string;
   readonly #tracerProvider = followApiGlobal('trace', () => trace.getTracerProvider());
-  readonly #registeredMeterProvider = followApiGlobal('metrics', () => metrics.getMeterProvider());
+  // Made again only when another MeterProvider is registered.
+  readonly #histogram = followApiGlobal('metrics', () => this.#createHistogram(metrics.getMeterProvider()));
   #tracerDelegate: TracerProvider | undefined;
   #tracer: Tracer | undefined;
-  #meterProvider: MeterProvider | undefined;
-  #histogram: Histogram | undefined;
 
   constructor(name: string, version: string) {
     this.#name = name;
@@ -69,16 +68,15 @@ export class InboundTelemetry {
 
   /** The request-duration histogram, or undefined when no MeterProvider is registered. */
   histogram(): Histogram | undefined {
-    const provider = this.#registeredMeterProvider();
-    if (provider !== this.#meterProvider) {
-      this.#meterProvider = provider;
-      const histogram = provider.getMeter(this.#name, this.#version).createHistogram(METRIC_HTTP_SERVER_REQUEST_DURATION, {
-        description: 'Duration of HTTP server requests.',
-        unit: 's',
-        advice: { explicitBucketBoundaries: [...HTTP_SERVER_DURATION_BUCKETS] },
-      });
-      this.#histogram = isNoopHistogram(histogram) ? undefined : histogram;
-    }
-    return this.#histogram;
+    return this.#histogram();
+  }
+
+  #createHistogram(provider: MeterProvider): Histogram | undefined {
+    const histogram = provider.getMeter(this.#name, this.#version).createHistogram(METRIC_HTTP_SERVER_REQUEST_DURATION, {
+      description: 'Duration of HTTP server requests.',
+      unit: 's',
+      advice: { explicitBucketBoundaries: [...HTTP_SERVER_DURATION_BUCKETS] },
+    });
+    return isNoopHistogram(histogram) ? undefined : histogram;
   }
 }
