@@ -9,7 +9,7 @@
 import type { ContextManager, MeterProvider, TracerProvider } from '@opentelemetry/api';
 
 /** Where @opentelemetry/api 1.x registers its globals (its `global-utils` module). */
-export const API_GLOBALS_KEY = Symbol.for('opentelemetry.js.api.1');
+const API_GLOBALS_KEY = Symbol.for('opentelemetry.js.api.1');
 
 /** The entries of the API's globals object that ctxprop reads. */
 export interface ApiGlobals {
