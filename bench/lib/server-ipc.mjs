@@ -30,7 +30,7 @@ const YOUNG_SPACES = new Set(['new_space', 'new_large_object_space']);
 /**
  * Bytes a scavenge moved into the old generation: what the old spaces grew by across it. Objects
  * kept alive past two scavenges (in flight, or referenced from objects that are) are promoted, and
- * only a full mark-compact frees them again: the cost the young-generation findings in the README
+ * only a full mark-compact frees them again: the cost the young-generation findings in bench/README.md
  * are about.
  */
 function promotedBy(gc) {
