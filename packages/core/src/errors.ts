@@ -6,7 +6,15 @@
 
 const BRAND = Symbol.for('ctxprop.error');
 
-/** The stable codes of {@link CtxpropError}. */
+/**
+ * The stable codes of {@link CtxpropError}.
+ *
+ * @example
+ * ```ts
+ * const code: CtxpropErrorCode | undefined = isCtxpropError(err) ? err.code : undefined;
+ * if (code === 'CTXPROP_UNKNOWN_PROPAGATOR') console.error('check OTEL_PROPAGATORS');
+ * ```
+ */
 export type CtxpropErrorCode =
   | 'CTXPROP_INVALID_OPTION'
   | 'CTXPROP_UNKNOWN_PROPAGATOR'

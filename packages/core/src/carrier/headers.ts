@@ -6,7 +6,15 @@
  */
 import type { TextMapGetter, TextMapSetter } from '@opentelemetry/api';
 
-/** One header value as carriers hold it. */
+/**
+ * One header value as carriers hold it.
+ *
+ * @example
+ * ```ts
+ * const messageHeaders: Record<string, HeaderValue> = { traceparent: Buffer.from('00-...'), baggage: ['a=1', 'b=2'] };
+ * readHeader(messageHeaders, 'baggage'); // ['a=1', 'b=2']
+ * ```
+ */
 export type HeaderValue = string | number | Uint8Array | readonly (string | Uint8Array)[] | null | undefined;
 
 /**

@@ -8,6 +8,13 @@ import { metrics, type Meter, type ObservableResult } from '@opentelemetry/api';
 /**
  * The events ctxprop counts. Other strings are accepted too (adapters add their own), but these
  * are the ones core and the official adapters use.
+ *
+ * @example
+ * ```ts
+ * const event: DiagnosticEvent = 'inject.baggage.withheld';
+ * const withheld = diagnosticsSnapshot()[event] ?? 0;
+ * countDiagnostic('grpc.metadata.unreadable'); // an adapter's own event
+ * ```
  */
 export type DiagnosticEvent =
   /** A request carried no trace context header of any configured format. */
@@ -46,13 +53,37 @@ export type DiagnosticEvent =
   | 'internal.error'
   | (string & {});
 
-/** A snapshot of the diagnostics counters: event name to count since start (or reset). */
+/**
+ * A snapshot of the diagnostics counters: event name to count since start (or reset).
+ *
+ * @example
+ * ```ts
+ * const snapshot: DiagnosticsSnapshot = diagnosticsSnapshot();
+ * for (const [event, count] of Object.entries(snapshot)) logger.info({ event, count }, 'ctxprop diagnostics');
+ * ```
+ */
 export type DiagnosticsSnapshot = Readonly<Record<string, number>>;
 
-/** Where one-time warnings go. */
+/**
+ * Where one-time warnings go.
+ *
+ * @example
+ * ```ts
+ * const warn: WarningHandler = (message, code) => logger.warn({ code }, message);
+ * configureDiagnostics({ warn });
+ * ```
+ */
 export type WarningHandler = (message: string, code: string) => void;
 
-/** Options of {@link configureDiagnostics}. */
+/**
+ * Options of {@link configureDiagnostics}.
+ *
+ * @example
+ * ```ts
+ * const options: DiagnosticsOptions = { warn: false }; // keep counting, never warn
+ * configureDiagnostics(options);
+ * ```
+ */
 export interface DiagnosticsOptions {
   /**
    * Receives each warning once. `false` silences warnings (counters still count).

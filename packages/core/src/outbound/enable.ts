@@ -12,7 +12,19 @@ import { installHttpHook } from './http.js';
 import { defaultOutboundConfig, outboundState, type ExistingTraceparentMode, type OutboundConfig } from './outbound-state.js';
 import { installUndiciHook } from './undici.js';
 
-/** Options of {@link enableOutboundPropagation}. */
+/**
+ * Options of {@link enableOutboundPropagation}.
+ *
+ * @example
+ * ```ts
+ * const options: OutboundOptions = {
+ *   propagator: createPropagator('tracecontext,baggage,b3multi'),
+ *   sensitiveData: { allowKeys: ['session.region'] },
+ *   spans: false,
+ * };
+ * enableOutboundPropagation(options);
+ * ```
+ */
 export interface OutboundOptions {
   /**
    * The propagator that writes the headers.
@@ -50,7 +62,15 @@ export interface OutboundOptions {
   spans?: boolean;
 }
 
-/** Turns outbound propagation off again. */
+/**
+ * Turns outbound propagation off again.
+ *
+ * @example
+ * ```ts
+ * const outbound: OutboundHandle = enableOutboundPropagation();
+ * afterAll(() => outbound.disable());
+ * ```
+ */
 export interface OutboundHandle {
   /**
    * Releases this handle; the hooks are removed when every handle is released. Calling it twice

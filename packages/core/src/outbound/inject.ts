@@ -11,7 +11,17 @@ import { contextForDestination } from './apply-policy.js';
 import { isHeaderName, isHeaderValue } from './header-safety.js';
 import { currentOutboundConfig } from './outbound-state.js';
 
-/** Options of {@link inject}. */
+/**
+ * Options of {@link inject}.
+ *
+ * @example
+ * ```ts
+ * const headers: Record<string, string> = {};
+ * const options: InjectOptions = { url: 'amqp://broker.svc:5672', context: jobContext };
+ * inject(headers, options);
+ * channel.publish('jobs', 'job.created', body, { headers });
+ * ```
+ */
 export interface InjectOptions {
   /** Where the carrier goes: the destination policy decides by it (`grpc://orders.svc:50051` works too). */
   url: string | URL;

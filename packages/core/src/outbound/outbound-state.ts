@@ -7,7 +7,15 @@ import { createPropagator } from '../propagators/create-propagator.js';
 import { defaultDestinationPolicy, type DestinationPolicy } from '../policy/destination.js';
 import { defaultSensitiveDataGuard, type SensitiveDataGuard } from '../policy/sensitive-data.js';
 
-/** What a trace header the caller (or another instrumentation) already set becomes. */
+/**
+ * What a trace header the caller (or another instrumentation) already set becomes.
+ *
+ * @example
+ * ```ts
+ * const mode: ExistingTraceparentMode = 'replace'; // a proxy that forwards inbound headers wholesale
+ * enableOutboundPropagation({ existingTraceparent: mode });
+ * ```
+ */
 export type ExistingTraceparentMode = 'keep' | 'replace';
 
 /** The resolved configuration the hooks and `inject()` read on every call. */

@@ -7,7 +7,17 @@
 import { InvalidOptionError } from '../errors.js';
 import { isLoopbackAddress, matchesPrefix, parseIpAddress } from './ip-address.js';
 
-/** A parsed CIDR block: the network address (host bits cleared) and the prefix length. */
+/**
+ * A parsed CIDR block: the network address (host bits cleared) and the prefix length.
+ *
+ * @example
+ * ```ts
+ * const block: Cidr = parseCidr('10.1.2.3/8', 'trust.cidrs[0]');
+ * block.family; // 4
+ * block.bytes;  // Uint8Array [10, 0, 0, 0]
+ * block.prefix; // 8
+ * ```
+ */
 export interface Cidr {
   readonly family: 4 | 6;
   /** The network address: 4 bytes for IPv4, 16 for IPv6, with the host bits set to zero. */

@@ -12,10 +12,27 @@ import { isPrivateAddress } from './cidr.js';
 import { compileGrant, compileRule, invalid, staticMatch } from './destination-rules.js';
 import { isLoopbackAddress, parseIpAddress } from './ip-address.js';
 
-/** Which baggage members may go to a destination: all, none, or only these keys. */
+/**
+ * Which baggage members may go to a destination: all, none, or only these keys.
+ *
+ * @example
+ * ```ts
+ * const partnerBaggage: BaggageAllowance = ['tenant.id', 'region'];
+ * createDestinationPolicy({ rules: [{ hosts: ['*.partner.example'], baggage: partnerBaggage }] });
+ * ```
+ */
 export type BaggageAllowance = 'all' | 'none' | readonly string[];
 
-/** What may go to one destination, and which rule said so. */
+/**
+ * What may go to one destination, and which rule said so.
+ *
+ * @example
+ * ```ts
+ * const decision: DestinationDecision = defaultDestinationPolicy('https://api.github.com/');
+ * // { trace: true, baggage: 'none', rule: 'default:public' }
+ * if (decision.baggage === 'none') console.log(`no baggage, by ${decision.rule}`);
+ * ```
+ */
 export interface DestinationDecision {
   /** Whether trace headers (traceparent, tracestate, b3, ...) go. */
   readonly trace: boolean;
@@ -29,7 +46,15 @@ export interface DestinationDecision {
   readonly rule: string;
 }
 
-/** What a rule or a default grants. */
+/**
+ * What a rule or a default grants.
+ *
+ * @example
+ * ```ts
+ * const publicGrant: DestinationGrant = { trace: false, baggage: 'none' };
+ * const policy = createDestinationPolicy({ public: publicGrant });
+ * ```
+ */
 export interface DestinationGrant {
   /**
    * Whether trace headers go.
@@ -80,7 +105,18 @@ export interface DestinationRule extends DestinationGrant {
   match?: (url: URL) => boolean;
 }
 
-/** Options of {@link createDestinationPolicy}. */
+/**
+ * Options of {@link createDestinationPolicy}.
+ *
+ * @example
+ * ```ts
+ * const options: DestinationPolicyOptions = {
+ *   rules: [{ hosts: ['*.partner.example'], baggage: ['tenant.id'] }],
+ *   public: { trace: false },
+ * };
+ * enableOutboundPropagation({ destinations: options }); // or createDestinationPolicy(options)
+ * ```
+ */
 export interface DestinationPolicyOptions {
   /**
    * Rules tried in order before the defaults; the first that matches decides.
@@ -110,6 +146,13 @@ export interface DestinationPolicyOptions {
 
 /**
  * Decides what may go to a URL. Never throws: a URL it cannot parse gets the public default.
+ *
+ * @example
+ * ```ts
+ * const policy: DestinationPolicy = createDestinationPolicy({ public: { trace: false } });
+ * policy('https://api.github.com/').trace; // false
+ * enableOutboundPropagation({ destinations: policy });
+ * ```
  */
 export type DestinationPolicy = (url: string | URL) => DestinationDecision;
 

@@ -11,10 +11,26 @@ import { InvalidOptionError } from '../errors.js';
 /**
  * Returns why a baggage member must not be sent (for example `'key looks like a credential:
  * token'`), or `undefined` when it may go.
+ *
+ * @example
+ * ```ts
+ * const guard: SensitiveDataGuard = (key, value) =>
+ *   key.startsWith('internal.') ? 'internal keys stay inside' : defaultSensitiveDataGuard(key, value);
+ * enableOutboundPropagation({ sensitiveData: guard });
+ * ```
  */
 export type SensitiveDataGuard = (key: string, value: string) => string | undefined;
 
-/** Options of {@link createSensitiveDataGuard}. */
+/**
+ * Options of {@link createSensitiveDataGuard}.
+ *
+ * @example
+ * ```ts
+ * const options: SensitiveDataOptions = { allowKeys: ['session.region'], keyPatterns: ['ssn'] };
+ * enableOutboundPropagation({ sensitiveData: options });
+ * setBaggage(ctx, entries, { sensitiveDataGuard: createSensitiveDataGuard(options) });
+ * ```
+ */
 export interface SensitiveDataOptions {
   /**
    * `false` turns the guard off: every member may go.

@@ -53,10 +53,26 @@ const SPAN_ID_LENGTH = 16;
 
 const HYPHEN = 0x2d;
 
-/** How {@link B3Propagator} writes headers. */
+/**
+ * How {@link B3Propagator} writes headers.
+ *
+ * @example
+ * ```ts
+ * const injectEncoding: B3InjectEncoding = process.env.ZIPKIN_LEGACY ? 'multi' : 'single';
+ * const propagator = new B3Propagator({ injectEncoding });
+ * ```
+ */
 export type B3InjectEncoding = 'single' | 'multi';
 
-/** Options of {@link B3Propagator}. */
+/**
+ * Options of {@link B3Propagator}.
+ *
+ * @example
+ * ```ts
+ * const options: B3PropagatorOptions = { injectEncoding: 'multi' };
+ * propagation.setGlobalPropagator(new B3Propagator(options)); // writes X-B3-TraceId, X-B3-SpanId, ...
+ * ```
+ */
 export interface B3PropagatorOptions {
   /**
    * Which encoding `inject` writes: the single `b3` header, or the `X-B3-*` headers (for

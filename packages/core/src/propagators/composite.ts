@@ -18,7 +18,15 @@ import { hasValidIds } from '../wire/traceparent.js';
 import { B3Propagator } from './b3.js';
 import { getterFor, setterFor } from './carrier-access.js';
 
-/** Options of {@link CompositePropagator}. */
+/**
+ * Options of {@link CompositePropagator}.
+ *
+ * @example
+ * ```ts
+ * const options: CompositePropagatorOptions = { names: ['tracecontext', 'b3'] };
+ * const propagator = new CompositePropagator([new TraceContextPropagator(), new B3Propagator()], options);
+ * ```
+ */
 export interface CompositePropagatorOptions {
   /**
    * The `OTEL_PROPAGATORS` names the propagators were built from; only used to suggest a complete

@@ -47,7 +47,15 @@ const FLAG_DEBUG = 0x02;
 const DEBUG_KEY = createContextKey('ctxprop.jaeger.debug');
 
 
-/** Options of {@link JaegerPropagator}. */
+/**
+ * Options of {@link JaegerPropagator}.
+ *
+ * @example
+ * ```ts
+ * const options: JaegerPropagatorOptions = { traceHeader: 'x-trace-id', baggagePrefix: 'x-ctx-' };
+ * const propagator = new JaegerPropagator(options); // reads and writes x-trace-id and x-ctx-{key}
+ * ```
+ */
 export interface JaegerPropagatorOptions {
   /**
    * Name of the trace header (Jaeger clients allow changing it, e.g. for a legacy in-house name).

@@ -11,36 +11,68 @@ import type { TraceState } from '@opentelemetry/api';
 /**
  * Header name of the vendor state. Matched without regard to case when read, written in lowercase.
  * @see https://www.w3.org/TR/trace-context-2/#header-name-0
+ *
+ * @example
+ * ```ts
+ * const state = parseTracestate(readHeader(req.headers, TRACESTATE_HEADER));
+ * ```
  */
 export const TRACESTATE_HEADER = 'tracestate';
 
 /**
  * Most list members a `tracestate` may hold; a header with more is discarded whole.
  * @see https://www.w3.org/TR/trace-context-2/#list
+ *
+ * @example
+ * ```ts
+ * const tooMany = Array.from({ length: MAX_TRACESTATE_MEMBERS + 1 }, (_, i) => `k${i}=1`).join(',');
+ * parseTracestate(tooMany); // undefined (discarded whole)
+ * ```
  */
 export const MAX_TRACESTATE_MEMBERS = 32;
 
 /**
  * Longest key: a simple key, or `tenant-id "@" system-id` (241 + 1 + 14).
  * @see https://www.w3.org/TR/trace-context-2/#key
+ *
+ * @example
+ * ```ts
+ * parseTracestate(`${'k'.repeat(MAX_TRACESTATE_KEY_LENGTH + 1)}=1`); // undefined (key too long)
+ * ```
  */
 export const MAX_TRACESTATE_KEY_LENGTH = 256;
 
 /**
  * Longest `tenant-id` of a multi-tenant key (`tenant@system`).
  * @see https://www.w3.org/TR/trace-context-2/#key
+ *
+ * @example
+ * ```ts
+ * const key = `${tenantId.slice(0, MAX_TRACESTATE_TENANT_ID_LENGTH)}@rojo`;
+ * const state = new TraceStateList().set(key, '00f067aa0ba902b7');
+ * ```
  */
 export const MAX_TRACESTATE_TENANT_ID_LENGTH = 241;
 
 /**
  * Longest `system-id` of a multi-tenant key (`tenant@system`).
  * @see https://www.w3.org/TR/trace-context-2/#key
+ *
+ * @example
+ * ```ts
+ * new TraceStateList().set(`acme@${'s'.repeat(MAX_TRACESTATE_SYSTEM_ID_LENGTH + 1)}`, '1').size; // 0 (key refused)
+ * ```
  */
 export const MAX_TRACESTATE_SYSTEM_ID_LENGTH = 14;
 
 /**
  * Longest value.
  * @see https://www.w3.org/TR/trace-context-2/#value
+ *
+ * @example
+ * ```ts
+ * new TraceStateList().set('rojo', 'x'.repeat(MAX_TRACESTATE_VALUE_LENGTH + 1)).size; // 0 (value refused)
+ * ```
  */
 export const MAX_TRACESTATE_VALUE_LENGTH = 256;
 
