@@ -1,12 +1,12 @@
 #!/usr/bin/env node
-// Runs the jest suite again on the other Node.js lines ctxprop supports (default: 22 and 24), so
+// Runs the jest suite again on the other Node.js lines ctxprop supports (default: 22, 24 and 26), so
 // that what changed between them (the `http.client.request.created` channel of 22.12+, the
 // AsyncContextFrame that backs AsyncLocalStorage by default from 24, the global fetch's undici)
 // is tested, not assumed. Each line's official binary comes from the npm registry as the package
 // `node-<platform>-<arch>` (what the `node` package installs), cached under
 // node_modules/.cache/ctxprop-node/, so nothing is installed by hand or system-wide.
 //
-// Environment: CTXPROP_NODE_VERSIONS (comma-separated majors, default "22,24"). Outside CI a
+// Environment: CTXPROP_NODE_VERSIONS (comma-separated majors, default "22,24,26"). Outside CI a
 // binary that cannot be fetched (no registry, a platform without a package) is skipped with a
 // message; under CI (CI set) it fails the run. Extra arguments are passed to jest.
 import { spawnSync } from 'node:child_process';
@@ -19,7 +19,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(join(root, 'package.json'));
 const underCi = Boolean(process.env.CI);
 
-const versions = (process.env.CTXPROP_NODE_VERSIONS ?? '22,24').split(',').map((version) => version.trim()).filter(Boolean);
+const versions = (process.env.CTXPROP_NODE_VERSIONS ?? '22,24,26').split(',').map((version) => version.trim()).filter(Boolean);
 for (const version of versions) {
   if (!/^\d+$/.test(version)) {
     console.error(`test-node-versions: CTXPROP_NODE_VERSIONS names "${version}"; give Node.js majors, such as "22,24"`);
