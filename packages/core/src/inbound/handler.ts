@@ -178,26 +178,18 @@ class Handler<Request> implements InboundHandler<Request>, InboundScopeRuntime<R
       baggage = propagation.getBaggage(extracted);
       const tracer = this.#telemetry.tracer();
       if (tracer !== undefined && accessors.routeAtStart === true) route = routeTemplate(accessors.route(request));
-      if (verdict.context === 'trust') {
-        parent = extracted;
-        if (tracer !== undefined) {
-          scheme = accessors.scheme(request);
-          protocolVersion = protocolVersionOf(accessors.protocolVersion?.(request));
-          span = this.#startSpan(tracer, request, scheme, protocolVersion, route, headers, parent, false, undefined);
+      // trust: the caller's span is our parent. link / ignore: it is not; a new trace starts.
+      const trusted = verdict.context === 'trust';
+      parent = trusted ? extracted : active;
+      if (tracer !== undefined) {
+        let links: Link[] | undefined;
+        if (verdict.context === 'link') {
+          const remote = trace.getSpanContext(extracted);
+          if (remote !== undefined && remote !== trace.getSpanContext(active)) links = [{ context: remote }];
         }
-      } else {
-        // link / ignore: the caller's span is not our parent; a new trace starts.
-        parent = active;
-        if (tracer !== undefined) {
-          let links: Link[] | undefined;
-          if (verdict.context === 'link') {
-            const remote = trace.getSpanContext(extracted);
-            if (remote !== undefined && remote !== trace.getSpanContext(active)) links = [{ context: remote }];
-          }
-          scheme = accessors.scheme(request);
-          protocolVersion = protocolVersionOf(accessors.protocolVersion?.(request));
-          span = this.#startSpan(tracer, request, scheme, protocolVersion, route, headers, parent, true, links);
-        }
+        scheme = accessors.scheme(request);
+        protocolVersion = protocolVersionOf(accessors.protocolVersion?.(request));
+        span = this.#startSpan(tracer, request, scheme, protocolVersion, route, headers, parent, !trusted, links);
       }
       // No trace.setSpan(parent, span): the request's context reads its span from the scope.
     }
