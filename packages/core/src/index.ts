@@ -102,6 +102,9 @@ export type { PropagatorName } from './propagators/create-propagator.js';
 
 // -- context helpers --
 export { bindContext, bindEmitter } from './context/bind.js';
+export { enableIntervalDetachment } from './context/interval-detachment.js';
+export type { IntervalDetachmentHandle } from './context/interval-detachment.js';
+export { runDetached } from './context/run-detached.js';
 export { getTraceContext } from './context/trace-context.js';
 export type { TraceContextInfo } from './context/trace-context.js';
 // -- inbound (trust policy, server spans) --

@@ -67,6 +67,40 @@ describe('the built @ctxprop/core', () => {
     expect(node(['both.mjs'])).toBe('v 5 5');
   });
 
+  it("detaches intervals started with ESM's `import { setInterval } from 'node:timers'`; two copies wrap it once", () => {
+    writeFileSync(
+      join(consumer, 'intervals.mjs'),
+      [
+        "import { createRequire } from 'node:module';",
+        "import { setInterval as timersSetInterval, clearInterval } from 'node:timers';",
+        "import * as esm from '@ctxprop/core';",
+        "import { context, createContextKey, ROOT_CONTEXT } from '@opentelemetry/api';",
+        'const cjs = createRequire(import.meta.url)("@ctxprop/core");',
+        'esm.ensureContextManager();',
+        'const first = esm.enableIntervalDetachment();',
+        'const wrapped = globalThis.setInterval;',
+        'const second = cjs.enableIntervalDetachment();',
+        'const once = globalThis.setInterval === wrapped && timersSetInterval === wrapped;',
+        "const key = createContextKey('k');",
+        'const work = { baggage: undefined, detachIntervals: true };',
+        "const ctx = new esm.ScopedBaggageContext(work, ROOT_CONTEXT.setValue(key, 'request'));",
+        'const seen = [];',
+        'context.with(ctx, () => {',
+        '  const timer = timersSetInterval(() => {',
+        "    seen.push(context.active().getValue(key) ?? 'root');",
+        '    clearInterval(timer);',
+        '    first.disable();',
+        '    second.disable();',
+        '    const restored = timersSetInterval !== wrapped && timersSetInterval === globalThis.setInterval;',
+        '    console.log(once, seen.join(), restored);',
+        '  }, 1);',
+        '});',
+      ].join('\n'),
+    );
+    // The named import is the wrapper while a hold is on, and the original again after.
+    expect(node(['intervals.mjs'])).toBe('true root true');
+  });
+
   it('type-checks in a TypeScript consumer (NodeNext, both module kinds)', () => {
     writeFileSync(join(consumer, 'package.json'), '{ "type": "module" }');
     writeFileSync(

@@ -77,7 +77,7 @@ export function ctxprop(options?: CtxpropOptions): CtxpropMiddleware {
   const handler = createInboundHandler(resolveInboundOptions<Request>(options, ADAPTER), expressAccessors);
   function ctxpropMiddleware(req: Request, res: Response, next: NextFunction): void {
     const active = activeContext();
-    const scope = handler.start(req, active);
+    const scope = handler.start(req, active, res);
     // undefined: ctxprop failed (counted); the scope already active: another instance up the
     // chain (an app and its mounted sub-app) set this request up.
     if (scope === undefined || scope === inboundScopeOf(active)) return next();

@@ -45,7 +45,7 @@ const activeContext = createActiveContextReader();
 const ADAPTER = Object.freeze({ name: PACKAGE_NAME, version: PACKAGE_VERSION, extraOptions: FASTIFY_REGISTER_OPTIONS });
 
 function setUp(handler: InboundHandler<FastifyRequest>, request: FastifyRequest, reply: FastifyReply): InboundScope<FastifyRequest> | undefined {
-  const scope = handler.start(request);
+  const scope = handler.start(request, undefined, reply.raw);
   if (scope === undefined) return undefined;
   try {
     attachScope(request, scope);

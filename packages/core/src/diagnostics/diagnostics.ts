@@ -49,6 +49,8 @@ export type DiagnosticEvent =
   | 'baggage.sensitive.refused'
   /** Code tried to set a baggage entry with an invalid key, value or property; it was skipped. */
   | 'baggage.invalid_set'
+  /** An interval started during a request ticked after the request ended and left its context (once per interval). */
+  | 'context.interval_detached'
   /** ctxprop caught an internal error and carried on without context. */
   | 'internal.error'
   | (string & {});

@@ -21,6 +21,10 @@ const SCOPE = Symbol('ctxprop.inbound.response-scope');
  */
 export interface ResponseLike {
   readonly statusCode: number;
+  /** True once `end()` was called (Node's `ServerResponse`). */
+  readonly writableEnded?: boolean;
+  /** True once the response was destroyed (the client went away). */
+  readonly destroyed?: boolean;
   on(event: 'finish' | 'close', listener: () => void): unknown;
 }
 

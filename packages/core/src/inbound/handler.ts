@@ -17,6 +17,8 @@
  * 4. returns an {@link InboundScope}: run the rest of the request in `scope.context`; report the
  *    route (`scope.setRoute`), exceptions (`scope.recordException`) and the end of the response
  *    (`scope.finish(status)` / `scope.abort()`, or {@link finishWithResponse} for a Node response).
+ *    Given the response, the scope knows when the request's work has ended (`scope.ended`), so
+ *    that repeating timers started in it detach then (`detachIntervals`).
  *
  * Adapters find a request's scope again from any context of the request with `inboundScopeOf()`
  * (nothing needs to be stored on the framework's request), make listeners added to the request and
@@ -32,6 +34,7 @@
 import { propagation, SpanKind, trace, type Context, type Link, type Span, type TextMapGetter, type Tracer } from '@opentelemetry/api';
 import { headerGetter, lowercaseHeaderGetter } from '../carrier/headers.js';
 import { createActiveContextReader } from '../context/active-context.js';
+import { enableIntervalDetachment, type IntervalDetachmentHandle } from '../context/interval-detachment.js';
 import { ensureContextManager } from '../context/runtime.js';
 import { countDiagnostic, warnOnce } from '../diagnostics/diagnostics.js';
 import { enableOutboundPropagation } from '../outbound/enable.js';
@@ -59,6 +62,7 @@ import {
   routeTemplate,
   serverSpanName,
 } from './http-semconv.js';
+import type { ResponseLike } from './finish-with-response.js';
 import type { ResolvedInboundOptions } from './options.js';
 import type { InboundRequestAccessors } from './request-accessors.js';
 import { inboundScopeOf, InboundScope, type InboundScopeRuntime } from './request-scope.js';
@@ -87,9 +91,14 @@ export interface InboundHandler<Request> {
    * (two instances in one chain: an app and its mounted sub-app), returns that scope.
    *
    * @param active - the active context, when the adapter has read it already
+   * @param response - the request's response (Node's `ServerResponse`): tells the scope when the
+   *   request's work has ended ({@link InboundScope.ended})
    */
-  start(request: Request, active?: Context): InboundScope<Request> | undefined;
-  /** Turns off the outbound propagation this handler turned on (for a server that shuts down). */
+  start(request: Request, active?: Context, response?: ResponseLike): InboundScope<Request> | undefined;
+  /**
+   * Releases what this handler turned on: outbound propagation and interval detachment (each is
+   * turned off when no holder is left). For a server that shuts down, and tests.
+   */
   close(): void;
 }
 
@@ -111,6 +120,7 @@ class Handler<Request> implements InboundHandler<Request>, InboundScopeRuntime<R
   readonly #telemetry: InboundTelemetry;
   readonly #getter: TextMapGetter;
   #outbound: { disable(): void } | undefined;
+  #intervals: IntervalDetachmentHandle | undefined;
 
   constructor(options: ResolvedInboundOptions<Request>, accessors: InboundRequestAccessors<Request>) {
     this.options = options;
@@ -119,17 +129,21 @@ class Handler<Request> implements InboundHandler<Request>, InboundScopeRuntime<R
     this.#getter = accessors.lowercaseHeaders === true ? lowercaseHeaderGetter : headerGetter;
     ensureContextManager();
     if (options.outbound !== false) this.#outbound = enableOutboundPropagation(options.outbound === true ? undefined : options.outbound);
+    if (options.detachIntervals) this.#intervals = enableIntervalDetachment();
   }
 
   close(): void {
     const outbound = this.#outbound;
+    const intervals = this.#intervals;
     this.#outbound = undefined;
+    this.#intervals = undefined;
     outbound?.disable();
+    intervals?.disable();
   }
 
-  start(request: Request, active: Context = activeContext()): InboundScope<Request> | undefined {
+  start(request: Request, active: Context = activeContext(), response?: ResponseLike): InboundScope<Request> | undefined {
     try {
-      return this.#start(request, active);
+      return this.#start(request, active, response);
     } catch (error) {
       countDiagnostic('internal.error');
       warnOnce(
@@ -141,7 +155,7 @@ class Handler<Request> implements InboundHandler<Request>, InboundScopeRuntime<R
     }
   }
 
-  #start(request: Request, active: Context): InboundScope<Request> {
+  #start(request: Request, active: Context, response: ResponseLike | undefined): InboundScope<Request> {
     const { options, accessors } = this;
     const current = inboundScopeOf(active);
     if (current !== undefined && current.request === request) return current as InboundScope<Request>;
@@ -208,7 +222,7 @@ class Handler<Request> implements InboundHandler<Request>, InboundScopeRuntime<R
     const origin = existing !== undefined ? 'enriched' : span !== undefined ? 'own' : 'none';
     // Only a span name or the histogram needs the method: with neither, it is not read at all.
     const method = span !== undefined || histogram !== undefined ? normalizeMethod(accessors.method(request)) : '';
-    const scope = new InboundScope(this, request, parent, span, origin, baggage, method, scheme, protocolVersion ?? undefined, route, histogram);
+    const scope = new InboundScope(this, request, parent, span, origin, baggage, method, scheme, protocolVersion ?? undefined, route, histogram, response);
     if (options.originBaggage !== undefined) this.#addOriginBaggage(scope, request);
     return scope;
   }

@@ -89,6 +89,17 @@ export interface InboundOptions<Request = unknown> {
    * @example false
    */
   urlQuery?: boolean;
+  /**
+   * Whether a `setInterval` started during a request stops running in the request's context once
+   * the response has ended: its later ticks run in the root context (no span, no baggage), so a
+   * polling loop started by a request builds no endless trace and sends no stale baggage. Ticks
+   * while the request is in flight keep its context. `false` leaves the intervals of this
+   * adapter's requests as AsyncLocalStorage has them: in the request's context for as long as they
+   * run (see `enableIntervalDetachment`).
+   * @default true
+   * @example false
+   */
+  detachIntervals?: boolean;
 }
 
 /**
@@ -127,9 +138,11 @@ export interface ResolvedInboundOptions<Request = unknown> {
   readonly outbound: OutboundOptions | boolean;
   readonly metrics: boolean;
   readonly urlQuery: boolean;
+  /** Turn on interval detachment (`enableIntervalDetachment`). */
+  readonly detachIntervals: boolean;
 }
 
-const KNOWN_OPTIONS: readonly string[] = ['propagators', 'trust', 'baggage', 'spanAttributesFromBaggage', 'sensitiveData', 'outbound', 'metrics', 'urlQuery'];
+const KNOWN_OPTIONS: readonly string[] = ['propagators', 'trust', 'baggage', 'spanAttributesFromBaggage', 'sensitiveData', 'outbound', 'metrics', 'urlQuery', 'detachIntervals'];
 
 function isPropagator(value: unknown): value is TextMapPropagator {
   if (typeof value !== 'object' || value === null) return false;
@@ -207,6 +220,9 @@ export function resolveInboundOptions<Request = unknown>(
   if (given.urlQuery !== undefined && typeof given.urlQuery !== 'boolean') {
     throw new InvalidOptionError('urlQuery', 'true or false', given.urlQuery, 'Sensitive values are redacted either way; false leaves url.query out.');
   }
+  if (given.detachIntervals !== undefined && typeof given.detachIntervals !== 'boolean') {
+    throw new InvalidOptionError('detachIntervals', 'true or false', given.detachIntervals, 'false keeps intervals in the request\'s context after the response.');
+  }
   if (given.sensitiveData !== undefined && (typeof given.sensitiveData !== 'object' || given.sensitiveData === null)) {
     throw new InvalidOptionError('sensitiveData', 'an options object', given.sensitiveData, `Example: { allowKeys: ['session.region'] }.`);
   }
@@ -221,5 +237,6 @@ export function resolveInboundOptions<Request = unknown>(
     outbound: resolveOutbound(given.outbound, given.propagators === undefined ? undefined : propagator),
     metrics: given.metrics ?? true,
     urlQuery: given.urlQuery ?? true,
+    detachIntervals: given.detachIntervals ?? true,
   });
 }

@@ -36,6 +36,7 @@ import {
   routeTemplate,
   serverSpanName,
 } from './http-semconv.js';
+import type { ResponseLike } from './finish-with-response.js';
 import type { ResolvedInboundOptions } from './options.js';
 import type { InboundRequestAccessors } from './request-accessors.js';
 import { ScopedBaggageContext, scopeHolderOf, type BaggageHolder } from './scoped-context.js';
@@ -97,6 +98,7 @@ export class InboundScope<Request = unknown> implements BaggageHolder {
   readonly #runtime: InboundScopeRuntime<Request>;
   readonly #method: string;
   readonly #histogram: Histogram | undefined;
+  readonly #response: ResponseLike | undefined;
   readonly #startTime: number;
   readonly #scheme: string | undefined;
   readonly #protocolVersion: string | undefined;
@@ -120,6 +122,7 @@ export class InboundScope<Request = unknown> implements BaggageHolder {
     protocolVersion: string | undefined,
     route: string | undefined,
     histogram: Histogram | undefined,
+    response: ResponseLike | undefined,
   ) {
     this.#runtime = runtime;
     this.request = request;
@@ -132,6 +135,7 @@ export class InboundScope<Request = unknown> implements BaggageHolder {
     // Set only when the span was started with it (http.route and the name are on it already).
     this.#route = route;
     this.#histogram = histogram;
+    this.#response = response;
     this.#startTime = histogram === undefined ? 0 : performance.now();
     this.needsResponse = (span !== undefined && span.isRecording()) || histogram !== undefined;
     this.context = new ScopedBaggageContext(this, parent);
@@ -152,6 +156,24 @@ export class InboundScope<Request = unknown> implements BaggageHolder {
   get traceContext(): TraceContextInfo | undefined {
     if (this.#traceContext === null) this.#traceContext = getTraceContext(this.context);
     return this.#traceContext;
+  }
+
+  /**
+   * True once the response has ended: `end()` was called, the client went away, or the adapter
+   * reported {@link finish} or {@link abort}. Work still running in the request's context after
+   * that (a log line, a fire-and-forget call) keeps it; repeating timers detach from it
+   * (`enableIntervalDetachment`). Without the response (an adapter that did not pass it to
+   * `start`) it follows only `finish` and `abort`.
+   */
+  get ended(): boolean {
+    if (this.#state === DONE) return true;
+    const response = this.#response;
+    return response !== undefined && (response.writableEnded === true || response.destroyed === true);
+  }
+
+  /** {@inheritDoc BaggageHolder.detachIntervals} Undefined when the adapter's `detachIntervals` option is off. */
+  get detachIntervals(): boolean | undefined {
+    return this.#runtime.options.detachIntervals ? this.ended : undefined;
   }
 
   /** The route template, once known. */

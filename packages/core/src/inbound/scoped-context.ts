@@ -42,6 +42,12 @@ export interface BaggageHolder {
    * parent context once more to set it).
    */
   readonly span?: Span | undefined;
+  /**
+   * For intervals started in this unit of work (`enableIntervalDetachment`): true once they must
+   * leave its context (the work has ended: a request's response was sent or abandoned), false
+   * while they keep it, undefined to leave them as they are.
+   */
+  readonly detachIntervals?: boolean | undefined;
 }
 
 /**
