@@ -276,3 +276,40 @@ describe('runEmitterInContext()', () => {
     expect(seen).toEqual(['custom:first']);
   });
 });
+
+describe('InboundScope.ended and detachIntervals (for interval detachment)', () => {
+  const response = (state: { writableEnded?: boolean; destroyed?: boolean; stream?: { destroyed: boolean } }) => ({ statusCode: 200, on: () => undefined, ...state });
+
+  it('follows the response: end() called, an HTTP/1 response destroyed, an HTTP/2 stream destroyed', () => {
+    const handler = handlerFor({ detachIntervals: true });
+    const open = { writableEnded: false, destroyed: false };
+    const scope = handler.start(fakeRequest(), undefined, response(open))!;
+    expect([scope.ended, scope.detachIntervals]).toEqual([false, false]);
+    const live = response({ writableEnded: false, destroyed: false });
+    const sent = handler.start(fakeRequest(), undefined, live)!;
+    live.writableEnded = true;
+    expect([sent.ended, sent.detachIntervals]).toEqual([true, true]);
+    expect(handler.start(fakeRequest(), undefined, response({ destroyed: true }))!.ended).toBe(true);
+    expect(handler.start(fakeRequest(), undefined, response({ writableEnded: false, stream: { destroyed: true } }))!.ended).toBe(true);
+    expect(handler.start(fakeRequest(), undefined, response({ writableEnded: false, stream: { destroyed: false } }))!.ended).toBe(false);
+    handler.close();
+  });
+
+  it('without a response, follows finish() and abort() only', () => {
+    const handler = handlerFor();
+    const finished = handler.start(fakeRequest())!;
+    const aborted = handler.start(fakeRequest())!;
+    expect([finished.ended, aborted.ended]).toEqual([false, false]);
+    finished.finish(200);
+    aborted.abort();
+    expect([finished.ended, aborted.ended]).toEqual([true, true]);
+  });
+
+  it('leaves intervals alone (detachIntervals undefined) when the option is off', () => {
+    const handler = handlerFor({ detachIntervals: false });
+    const scope = handler.start(fakeRequest(), undefined, response({ writableEnded: true }))!;
+    expect(scope.ended).toBe(true);
+    expect(scope.detachIntervals).toBeUndefined();
+    handler.close();
+  });
+});

@@ -28,8 +28,9 @@ export function fakeRequest(headers: Record<string, string | string[]> = {}, ext
   return { headers, method: 'GET', url: '/users/7?expand=1', ip: '10.0.0.5', ...extra };
 }
 
+/** A handler over fake requests; outbound hooks and interval detachment off unless asked for (they are process-wide). */
 export function handlerFor(options: InboundOptions<FakeRequest> = {}, accessors: InboundRequestAccessors<FakeRequest> = fakeAccessors) {
-  return createInboundHandler(resolveInboundOptions({ outbound: false, ...options }, { name: 'test-adapter', version: '1.2.3' }), accessors);
+  return createInboundHandler(resolveInboundOptions({ outbound: false, detachIntervals: false, ...options }, { name: 'test-adapter', version: '1.2.3' }), accessors);
 }
 
 // W3C Trace Context §3.2 example values.

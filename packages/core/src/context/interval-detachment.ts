@@ -27,7 +27,8 @@ type SetInterval = typeof globalThis.setInterval;
 type Callback = (...args: unknown[]) => unknown;
 
 interface Installation {
-  active: boolean;
+  /** Read by the wrappers on every call: false once released. */
+  readonly control: { active: boolean };
   readonly globalOriginal: SetInterval;
   readonly globalWrapper: SetInterval;
   readonly timersOriginal: SetInterval;
@@ -109,24 +110,17 @@ function wrap(original: SetInterval, isActive: () => boolean): SetInterval {
 }
 
 function install(state: DetachmentState): void {
+  const control = { active: true };
+  const isActive = () => control.active;
   const globalOriginal = globalTimers.setInterval;
   const timersOriginal = timersModule.setInterval;
-  const installation: Installation = {
-    active: true,
-    globalOriginal,
-    timersOriginal,
-    globalWrapper: undefined as unknown as SetInterval,
-    timersWrapper: undefined as unknown as SetInterval,
-  };
-  const isActive = () => installation.active;
   const globalWrapper = wrap(globalOriginal, isActive);
   const timersWrapper = timersOriginal === globalOriginal ? globalWrapper : wrap(timersOriginal, isActive);
-  Object.assign(installation, { globalWrapper, timersWrapper });
   globalTimers.setInterval = globalWrapper;
   timersModule.setInterval = timersWrapper;
   // `import { setInterval } from 'node:timers'` in ES modules sees the wrapper too.
   syncBuiltinESMExports();
-  state.installation = installation;
+  state.installation = { control, globalOriginal, globalWrapper, timersOriginal, timersWrapper };
 }
 
 function uninstall(state: DetachmentState): void {
@@ -134,7 +128,7 @@ function uninstall(state: DetachmentState): void {
   state.installation = undefined;
   if (installation === undefined) return;
   // A wrapper someone else wrapped over (a test's fake timers) cannot be taken out: it passes through.
-  installation.active = false;
+  installation.control.active = false;
   if (globalTimers.setInterval === installation.globalWrapper) globalTimers.setInterval = installation.globalOriginal;
   if (timersModule.setInterval === installation.timersWrapper) timersModule.setInterval = installation.timersOriginal;
   syncBuiltinESMExports();

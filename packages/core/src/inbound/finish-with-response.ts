@@ -23,8 +23,10 @@ export interface ResponseLike {
   readonly statusCode: number;
   /** True once `end()` was called (Node's `ServerResponse`). */
   readonly writableEnded?: boolean;
-  /** True once the response was destroyed (the client went away). */
+  /** True once the response was destroyed (the client went away; HTTP/1). */
   readonly destroyed?: boolean;
+  /** The HTTP/2 stream of an `Http2ServerResponse`: destroyed once the client went away. */
+  readonly stream?: { readonly destroyed?: boolean } | null;
   on(event: 'finish' | 'close', listener: () => void): unknown;
 }
 

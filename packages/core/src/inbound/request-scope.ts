@@ -168,7 +168,8 @@ export class InboundScope<Request = unknown> implements BaggageHolder {
   get ended(): boolean {
     if (this.#state === DONE) return true;
     const response = this.#response;
-    return response !== undefined && (response.writableEnded === true || response.destroyed === true);
+    if (response === undefined) return false;
+    return response.writableEnded === true || response.destroyed === true || response.stream?.destroyed === true;
   }
 
   /** {@inheritDoc BaggageHolder.detachIntervals} Undefined when the adapter's `detachIntervals` option is off. */
