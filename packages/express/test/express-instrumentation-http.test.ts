@@ -29,6 +29,9 @@ const request = require('supertest') as typeof import('supertest');
 const apps = require('./support/apps') as typeof import('./support/apps');
 /* eslint-enable @typescript-eslint/no-require-imports */
 const { buildApp, echoApp, EXPRESS_VERSIONS, INBOUND_SPAN_ID, INBOUND_TRACE_ID, INBOUND_TRACEPARENT, listen } = apps;
+const { clearPollingTimers, pollingApp } = require('./support/polling') as typeof import('./support/polling');
+
+afterEach(clearPollingTimers);
 
 afterAll(async () => {
   // The test client's keep-alive sockets: closed now, while instrumentation-http still listens.
@@ -124,6 +127,32 @@ describe.each(EXPRESS_VERSIONS)('%s with instrumentation-http registered', (_nam
       expect(response.body.downstream.baggage).toBe('customer.tier=gold');
       const clientSpans = exporter.getFinishedSpans().filter((span) => span.kind === SpanKind.CLIENT);
       expect(clientSpans).toHaveLength(1);
+    } finally {
+      await app.close();
+      await downstream.close();
+    }
+  });
+
+  it("detaches a request's setInterval from instrumentation-http's span once the response has ended", async () => {
+    const downstream = await listen(echoApp(express));
+    const { app: pollApp, polled } = pollingApp(express, () => downstream.url);
+    const app = await listen(pollApp);
+    try {
+      await fromOutside(() => request(app.url).get('/poll').set('traceparent', INBOUND_TRACEPARENT).set('baggage', 'customer.tier=gold').expect(200));
+      const ticks = await polled;
+      const [server] = (await serverSpans(1)).filter((span) => span.attributes['http.route'] === '/poll');
+      expect(server!.instrumentationScope.name).toBe('@opentelemetry/instrumentation-http');
+      const traceOf = (traceparent: string | null) => String(traceparent).split('-')[1];
+      expect(ticks.map((tick) => [tick.afterResponse, tick.traceId, tick.tier, traceOf(tick.downstream.traceparent) === INBOUND_TRACE_ID, tick.downstream.baggage])).toEqual([
+        [false, INBOUND_TRACE_ID, 'gold', true, 'customer.tier=gold'],
+        [false, INBOUND_TRACE_ID, 'gold', true, 'customer.tier=gold'],
+        [true, null, null, false, null],
+        [true, null, null, false, null],
+      ]);
+      // The later polls' CLIENT spans are roots of their own traces, not children of the request's span.
+      const clients = exporter.getFinishedSpans().filter((span) => span.kind === SpanKind.CLIENT);
+      expect(clients.filter((span) => span.parentSpanContext?.spanId === server!.spanContext().spanId)).toHaveLength(2);
+      expect(clients.filter((span) => span.parentSpanContext === undefined)).toHaveLength(2);
     } finally {
       await app.close();
       await downstream.close();

@@ -5,57 +5,10 @@
 import request from 'supertest';
 import { diagnosticsSnapshot, InvalidOptionError, resetDiagnostics } from '@ctxprop/core';
 import { ctxprop, type CtxpropOptions } from '@ctxprop/express';
-import type { Express } from 'express';
-import { echoApp, EXPRESS_VERSIONS, INBOUND_TRACE_ID, INBOUND_TRACEPARENT, listen, observe, type ExpressFactory, type Running } from './support/apps';
+import { echoApp, EXPRESS_VERSIONS, INBOUND_TRACE_ID, INBOUND_TRACEPARENT, listen, type Running } from './support/apps';
+import { clearPollingTimers, pollingApp, type Tick } from './support/polling';
 
-interface Tick {
-  /** Whether the response had ended when the tick began. */
-  afterResponse: boolean;
-  traceId: string | null;
-  tier: string | null;
-  /** The headers the downstream service received from this tick's fetch. */
-  downstream: { traceparent: string | null; baggage: string | null };
-}
-
-/** Intervals the apps started, cleared after each test whatever happened. */
-const timers: NodeJS.Timeout[] = [];
-
-/**
- * An app whose /poll route polls downstream every 5 ms (one call at a time, as pollers do),
- * answers after two polls and polls twice more after its response.
- */
-function pollingApp(express: ExpressFactory, downstreamUrl: () => string, options?: CtxpropOptions) {
-  const app: Express = express();
-  const middleware = ctxprop(options);
-  app.locals['ctxprop'] = middleware;
-  app.use(middleware);
-  let finished!: (ticks: Tick[]) => void;
-  const polled = new Promise<Tick[]>((resolve) => (finished = resolve));
-  app.get('/poll', (_req, res) => {
-    const ticks: Tick[] = [];
-    let busy = false;
-    const timer = setInterval(async () => {
-      if (busy) return;
-      busy = true;
-      const afterResponse = res.writableEnded;
-      const { traceId, tier } = observe();
-      const downstream = (await (await fetch(`${downstreamUrl()}/echo`)).json()) as Tick['downstream'];
-      ticks.push({ afterResponse, traceId: traceId ?? null, tier: tier ?? null, downstream });
-      busy = false;
-      if (ticks.length === 2) res.json({ ok: true });
-      if (ticks.filter((tick) => tick.afterResponse).length === 2) {
-        clearInterval(timer);
-        finished(ticks);
-      }
-    }, 5);
-    timers.push(timer);
-  });
-  return { app, polled };
-}
-
-afterEach(() => {
-  for (const timer of timers.splice(0)) clearInterval(timer);
-});
+afterEach(clearPollingTimers);
 
 describe.each(EXPRESS_VERSIONS)('%s: setInterval in a request', (_name, express) => {
   let downstream: Running;
