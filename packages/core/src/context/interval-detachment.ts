@@ -57,7 +57,7 @@ const globalTimers = globalThis as unknown as { setInterval: SetInterval };
  * whether the active span (an SDK span, which has `ended`) has ended. `undefined` when `ctx`
  * belongs to no work ctxprop follows: the interval is left alone.
  */
-function workEnded(ctx: Context): boolean | undefined {
+function shouldDetach(ctx: Context): boolean | undefined {
   try {
     const holder = scopeHolderOf(ctx);
     if (holder !== undefined) return holder.detachIntervals;
@@ -74,7 +74,7 @@ function detachingTick(callback: Callback, work: Context): Callback {
   let current: Context | undefined = work;
   return function (this: unknown, ...args: unknown[]): unknown {
     if (current !== undefined) {
-      if (workEnded(current) !== true) return context.with(current, callback, this, ...args);
+      if (shouldDetach(current) !== true) return context.with(current, callback, this, ...args);
       // Let the request's context go: nothing of it stays reachable from this timer.
       current = undefined;
       countDiagnostic('context.interval_detached');
@@ -83,7 +83,7 @@ function detachingTick(callback: Callback, work: Context): Callback {
   };
 }
 
-function startInRoot(original: SetInterval, thisArg: unknown, args: unknown[]): ReturnType<SetInterval> {
+function callOriginal(original: SetInterval, thisArg: unknown, args: unknown[]): ReturnType<SetInterval> {
   return Reflect.apply(original, thisArg, args) as ReturnType<SetInterval>;
 }
 
@@ -91,11 +91,11 @@ function wrap(original: SetInterval, isActive: () => boolean): SetInterval {
   const wrapper = function setInterval(this: unknown, callback: unknown, ...rest: unknown[]): ReturnType<SetInterval> {
     if (isActive() && typeof callback === 'function') {
       const created = context.active();
-      if (workEnded(created) !== undefined) {
+      if (shouldDetach(created) !== undefined) {
         // The timer itself is created in the root context, so that it does not hold the
         // request's; the tick enters the request's context for as long as the request lasts.
         const tick = detachingTick(callback as Callback, created);
-        return context.with(ROOT_CONTEXT, startInRoot, undefined, original, this, [tick, ...rest]);
+        return context.with(ROOT_CONTEXT, callOriginal, undefined, original, this, [tick, ...rest]);
       }
     }
     return Reflect.apply(original, this, [callback, ...rest]) as ReturnType<SetInterval>;
