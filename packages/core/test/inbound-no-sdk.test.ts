@@ -159,6 +159,33 @@ describe('inboundScopeOf()', () => {
   });
 });
 
+describe('InboundScope.contextToRestore()', () => {
+  it("answers undefined in the request's context or one derived from it, noting the latest", () => {
+    const scope = handlerFor().start(fakeRequest({ baggage: 'a=1' }))!;
+    const derived = propagation.setBaggage(scope.context, propagation.createBaggage({ b: { value: '2' } }));
+    expect(scope.contextToRestore(scope.context)).toBeUndefined();
+    expect(scope.contextToRestore(derived)).toBeUndefined();
+    expect(diagnosticsSnapshot()['context.restored']).toBeUndefined();
+    // From elsewhere: the latest context noted, counted.
+    expect(scope.contextToRestore(ROOT_CONTEXT)).toBe(derived);
+    expect(diagnosticsSnapshot()['context.restored']).toBe(1);
+  });
+
+  it("restores the request's own context when nothing else was noted, also from another request's", () => {
+    const scope = handlerFor().start(fakeRequest({ baggage: 'a=1' }))!;
+    const other = handlerFor().start(fakeRequest({ baggage: 'a=2' }))!;
+    expect(scope.contextToRestore(other.context)).toBe(scope.context);
+    expect(other.contextToRestore(scope.context)).toBe(other.context);
+    expect(diagnosticsSnapshot()['context.restored']).toBe(2);
+  });
+
+  it('answers undefined whatever the context with restoreContext: false', () => {
+    const scope = handlerFor({ restoreContext: false }).start(fakeRequest())!;
+    expect(scope.contextToRestore(ROOT_CONTEXT)).toBeUndefined();
+    expect(diagnosticsSnapshot()['context.restored']).toBeUndefined();
+  });
+});
+
 describe('origin baggage (the baggage option)', () => {
   it('adds entries computed from the request, replacing inbound ones of the same key', () => {
     const handler = handlerFor({ baggage: (request) => ({ 'customer.tier': request.headers['x-tier'] as string, edge: 'eu-1' }) });

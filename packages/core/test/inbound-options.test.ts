@@ -22,6 +22,8 @@ describe('resolveInboundOptions()', () => {
     expect(resolved.trust.trustsEverything).toBe(true);
     expect(resolved.metrics).toBe(true);
     expect(resolved.urlQuery).toBe(true);
+    expect(resolved.detachIntervals).toBe(true);
+    expect(resolved.restoreContext).toBe(true);
     expect(resolved.outbound).toBe(true);
     expect(resolved.baggageAttributeKeys).toEqual([]);
     expect(resolved.propagator.fields()).toEqual(expect.arrayContaining(['traceparent', 'tracestate', 'baggage']));
@@ -39,6 +41,8 @@ describe('resolveInboundOptions()', () => {
     ['an empty baggage attribute key', { spanAttributesFromBaggage: [''] }, 'spanAttributesFromBaggage'],
     ['a metrics flag that is not a boolean', { metrics: 'yes' }, 'metrics'],
     ['a urlQuery flag that is not a boolean', { urlQuery: 'redact' }, 'urlQuery'],
+    ['a detachIntervals flag that is not a boolean', { detachIntervals: 1 }, 'detachIntervals'],
+    ['a restoreContext flag that is not a boolean', { restoreContext: 'always' }, 'restoreContext'],
     ['an outbound value of the wrong type', { outbound: 'on' }, 'outbound'],
     ['sensitiveData that is not an object', { sensitiveData: true }, 'sensitiveData'],
     ['a bad sensitiveData option', { sensitiveData: { allowKeys: 'a' } }, 'sensitiveData.allowKeys'],

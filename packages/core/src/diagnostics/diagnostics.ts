@@ -51,6 +51,11 @@ export type DiagnosticEvent =
   | 'baggage.invalid_set'
   /** An interval started during a request ticked after the request ended and left its context (once per interval). */
   | 'context.interval_detached'
+  /**
+   * A middleware, hook or body parser handed a request on from another context (a pooled
+   * client's callback, say) and the adapter put the request's context back.
+   */
+  | 'context.restored'
   /** ctxprop caught an internal error and carried on without context. */
   | 'internal.error'
   | (string & {});

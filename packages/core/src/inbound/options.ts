@@ -100,6 +100,19 @@ export interface InboundOptions<Request = unknown> {
    * @example false
    */
   detachIntervals?: boolean;
+  /**
+   * Whether the request's context is put back when a middleware, hook or body parser hands the
+   * request on from another context: `next()` or `done()` called from the callback of a client
+   * whose connection was opened elsewhere (a pooled database or cache client, a session store).
+   * AsyncLocalStorage then gives the rest of the request the context the connection was opened
+   * in: none, or the request that opened it, whose trace and baggage would be forwarded by this
+   * one. Restored at the next middleware (Express) or at `preValidation` and the route handler
+   * (Fastify), to the request's latest context (baggage set with `context.with` kept), and counted
+   * as `context.restored`. `false` leaves the context as the callback had it.
+   * @default true
+   * @example false
+   */
+  restoreContext?: boolean;
 }
 
 /**
@@ -140,9 +153,11 @@ export interface ResolvedInboundOptions<Request = unknown> {
   readonly urlQuery: boolean;
   /** Turn on interval detachment (`enableIntervalDetachment`). */
   readonly detachIntervals: boolean;
+  /** Put the request's context back at the adapter's hand-off points (`InboundScope.contextToRestore`). */
+  readonly restoreContext: boolean;
 }
 
-const KNOWN_OPTIONS: readonly string[] = ['propagators', 'trust', 'baggage', 'spanAttributesFromBaggage', 'sensitiveData', 'outbound', 'metrics', 'urlQuery', 'detachIntervals'];
+const KNOWN_OPTIONS: readonly string[] = ['propagators', 'trust', 'baggage', 'spanAttributesFromBaggage', 'sensitiveData', 'outbound', 'metrics', 'urlQuery', 'detachIntervals', 'restoreContext'];
 
 function isPropagator(value: unknown): value is TextMapPropagator {
   if (typeof value !== 'object' || value === null) return false;
@@ -223,6 +238,9 @@ export function resolveInboundOptions<Request = unknown>(
   if (given.detachIntervals !== undefined && typeof given.detachIntervals !== 'boolean') {
     throw new InvalidOptionError('detachIntervals', 'true or false', given.detachIntervals, 'false keeps intervals in the request\'s context after the response.');
   }
+  if (given.restoreContext !== undefined && typeof given.restoreContext !== 'boolean') {
+    throw new InvalidOptionError('restoreContext', 'true or false', given.restoreContext, "false leaves the rest of a request in whatever context a middleware's callback ran in.");
+  }
   if (given.sensitiveData !== undefined && (typeof given.sensitiveData !== 'object' || given.sensitiveData === null)) {
     throw new InvalidOptionError('sensitiveData', 'an options object', given.sensitiveData, `Example: { allowKeys: ['session.region'] }.`);
   }
@@ -238,5 +256,6 @@ export function resolveInboundOptions<Request = unknown>(
     metrics: given.metrics ?? true,
     urlQuery: given.urlQuery ?? true,
     detachIntervals: given.detachIntervals ?? true,
+    restoreContext: given.restoreContext ?? true,
   });
 }

@@ -108,6 +108,7 @@ export class InboundScope<Request = unknown> implements BaggageHolder {
   #view: BaggageView | undefined;
   #viewOf: Baggage | undefined;
   #traceContext: TraceContextInfo | undefined | null = null;
+  #latest: Context;
 
   /** @internal Adapters get scopes from `InboundHandler.start()`. */
   constructor(
@@ -139,6 +140,7 @@ export class InboundScope<Request = unknown> implements BaggageHolder {
     this.#startTime = histogram === undefined ? 0 : performance.now();
     this.needsResponse = (span !== undefined && span.isRecording()) || histogram !== undefined;
     this.context = new ScopedBaggageContext(this, parent);
+    this.#latest = this.context;
   }
 
   /** The request's baggage, read-only; the empty view when there is none. Follows {@link setBaggage}. */
@@ -175,6 +177,25 @@ export class InboundScope<Request = unknown> implements BaggageHolder {
   /** {@inheritDoc BaggageHolder.detachIntervals} Undefined when the adapter's `detachIntervals` option is off. */
   get detachIntervals(): boolean | undefined {
     return this.#runtime.options.detachIntervals ? this.ended : undefined;
+  }
+
+  /**
+   * For adapters, where the framework hands the request from one step to the next (an Express
+   * middleware layer, a Fastify hook, the route handler). `undefined` when `active` is this
+   * request's context or one derived from it (a span or baggage a middleware added with
+   * `context.with`), which is noted as the request's latest. Otherwise the step before handed
+   * the request on from another context, typically the callback of a client whose connection
+   * was opened elsewhere: returns the latest context noted, to run the next step in, and counts
+   * `context.restored`. Always `undefined` where the adapter's `restoreContext` option is off.
+   */
+  contextToRestore(active: Context): Context | undefined {
+    if (!this.#runtime.options.restoreContext) return undefined;
+    if (scopeHolderOf(active) === this) {
+      this.#latest = active;
+      return undefined;
+    }
+    countDiagnostic('context.restored');
+    return this.#latest;
   }
 
   /** The route template, once known. */
