@@ -13,6 +13,7 @@ import {
   type InboundOptions,
 } from '@ctxprop/core';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import { holdLayerContext, type LayerContextHold } from './layer-context.js';
 import { expressAccessors } from './request-accessors.js';
 import { ensureRequestProperties, scopeOf } from './request-properties.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from './version.js';
@@ -75,6 +76,9 @@ const ADAPTER = Object.freeze({ name: PACKAGE_NAME, version: PACKAGE_VERSION });
  */
 export function ctxprop(options?: CtxpropOptions): CtxpropMiddleware {
   const handler = createInboundHandler(resolveInboundOptions<Request>(options, ADAPTER), expressAccessors);
+  // Taken at the first request, when the app's router (and so its Layer class) is known.
+  let layers: LayerContextHold | undefined;
+  let layersChecked = !handler.options.restoreContext;
   function ctxpropMiddleware(req: Request, res: Response, next: NextFunction): void {
     const active = activeContext();
     const scope = handler.start(req, active, res);
@@ -96,6 +100,10 @@ export function ctxprop(options?: CtxpropOptions): CtxpropMiddleware {
         }
       }
       ensureRequestProperties(req, res);
+      if (!layersChecked) {
+        layersChecked = true;
+        layers = holdLayerContext(req.app);
+      }
     } catch {
       countDiagnostic('internal.error');
     }
@@ -104,7 +112,11 @@ export function ctxprop(options?: CtxpropOptions): CtxpropMiddleware {
     // from here on inherit the context.
     context.with(scope.context, next);
   }
-  return Object.assign(ctxpropMiddleware, { close: () => handler.close() });
+  function close(): void {
+    layers?.release();
+    handler.close();
+  }
+  return Object.assign(ctxpropMiddleware, { close });
 }
 
 /**

@@ -1,0 +1,169 @@
+/**
+ * Puts a request's context back between middleware when one of them lost it.
+ *
+ * Express runs the next middleware from inside `next()`, so the rest of a request runs in whatever
+ * context `next()` was called from. A middleware that calls it from the callback of a client whose
+ * connection was opened elsewhere (a session store, a callback-style database or cache client)
+ * hands the rest of the request the context that connection was opened in: none, or the request
+ * that happened to open it. The handler would then see that other request's baggage, and forward
+ * its trace and baggage downstream.
+ *
+ * Every middleware, route handler and error handler is run by a method of Express's `Layer`
+ * (`handle_request` / `handle_error` in Express 4, `handleRequest` / `handleError` in the `router`
+ * package of Express 5). Those methods are wrapped, once per `Layer` class (found from the app's
+ * router, so any copy of Express works). A layer that runs in its request's context is given a
+ * `next` that knows the request's scope: called from another context, it goes
+ * back to the request's latest context first (`InboundScope.contextToRestore`). Nothing is stored
+ * on the request (see request-properties.ts for why); the scope travels in the `next` closure.
+ */
+import { context, type Context } from '@opentelemetry/api';
+import { countDiagnostic, createActiveContextReader, inboundScopeOf, type InboundScope } from '@ctxprop/core';
+
+type LayerMethod = (this: unknown, ...args: unknown[]) => unknown;
+type Next = (this: unknown, error?: unknown) => unknown;
+
+/** The Layer methods that run a layer's function, and where their request argument is. */
+const LAYER_METHODS: ReadonlyArray<readonly [name: string, requestIndex: 0 | 1]> = [
+  ['handleRequest', 0],
+  ['handleError', 1],
+  ['handle_request', 0],
+  ['handle_error', 1],
+];
+
+interface Wrapped {
+  readonly name: string;
+  readonly original: LayerMethod;
+  readonly wrapper: LayerMethod;
+}
+
+interface PrototypeState {
+  holders: number;
+  /** Read by the wrappers on every call: false once released. */
+  readonly control: { active: boolean };
+  readonly wrapped: Wrapped[];
+}
+
+const STATE_KEY = Symbol.for('ctxprop.express.layer-context.v1');
+
+// Shared by every copy of this package, so that a Layer class is wrapped once.
+const states: Map<object, PrototypeState> = ((globalThis as unknown as { [STATE_KEY]?: Map<object, PrototypeState> })[STATE_KEY] ??= new Map());
+
+const activeContext = createActiveContextReader();
+
+/** `next`, going back to the request's latest context when called from another one. */
+function restoringNext(scope: InboundScope<unknown>, next: Next): Next {
+  return function (this: unknown, error?: unknown): unknown {
+    let restore: Context | undefined;
+    try {
+      restore = scope.contextToRestore(activeContext());
+    } catch {
+      countDiagnostic('internal.error');
+    }
+    if (restore === undefined) return next.call(this, error);
+    return context.with(restore, next, this, error);
+  };
+}
+
+/** The `next` to give the layer: a restoring one when the layer runs in `req`'s context. */
+function nextFor(req: unknown, next: unknown): unknown {
+  if (typeof next !== 'function') return next;
+  try {
+    const scope = inboundScopeOf(activeContext());
+    return scope !== undefined && scope.request === req ? restoringNext(scope, next as Next) : next;
+  } catch {
+    countDiagnostic('internal.error');
+    return next;
+  }
+}
+
+// Two shapes, no rest arguments: these run for every middleware of every request.
+function wrapRequestMethod(original: LayerMethod, control: { active: boolean }): LayerMethod {
+  return function (this: unknown, req: unknown, res: unknown, next: unknown): unknown {
+    return original.call(this, req, res, control.active ? nextFor(req, next) : next);
+  };
+}
+
+function wrapErrorMethod(original: LayerMethod, control: { active: boolean }): LayerMethod {
+  return function (this: unknown, error: unknown, req: unknown, res: unknown, next: unknown): unknown {
+    return original.call(this, error, req, res, control.active ? nextFor(req, next) : next);
+  };
+}
+
+/** The `Layer` prototype of the app's router: Express 4 keeps the router as `_router`, Express 5 as `router`. */
+function layerPrototypeOf(app: unknown): Record<string, unknown> | undefined {
+  if (typeof app !== 'function' && (typeof app !== 'object' || app === null)) return undefined;
+  const holder = app as { _router?: { stack?: unknown }; router?: { stack?: unknown } };
+  const router = holder._router ?? holder.router;
+  const stack = router?.stack;
+  if (!Array.isArray(stack)) return undefined;
+  for (const layer of stack) {
+    const prototype = layer === null || typeof layer !== 'object' ? null : (Object.getPrototypeOf(layer) as Record<string, unknown> | null);
+    if (prototype !== null && LAYER_METHODS.some(([name]) => Object.prototype.hasOwnProperty.call(prototype, name))) return prototype;
+  }
+  return undefined;
+}
+
+function install(prototype: Record<string, unknown>): PrototypeState {
+  const control = { active: true };
+  const wrapped: Wrapped[] = [];
+  for (const [name, requestIndex] of LAYER_METHODS) {
+    const original = prototype[name];
+    if (typeof original !== 'function' || !Object.prototype.hasOwnProperty.call(prototype, name)) continue;
+    const method = original as LayerMethod;
+    const wrapper = requestIndex === 0 ? wrapRequestMethod(method, control) : wrapErrorMethod(method, control);
+    Object.defineProperty(wrapper, 'name', { value: method.name });
+    prototype[name] = wrapper;
+    wrapped.push({ name, original: method, wrapper });
+  }
+  return { holders: 0, control, wrapped };
+}
+
+function uninstall(prototype: Record<string, unknown>, state: PrototypeState): void {
+  // A wrapper someone else wrapped over cannot be taken out: it passes through.
+  state.control.active = false;
+  for (const { name, original, wrapper } of state.wrapped) {
+    if (prototype[name] === wrapper) prototype[name] = original;
+  }
+}
+
+/**
+ * A hold on the wrapping of one `Layer` class, from {@link holdLayerContext}.
+ *
+ * @example
+ * ```ts
+ * const hold = holdLayerContext(req.app);
+ * hold?.release();
+ * ```
+ */
+export interface LayerContextHold {
+  /** Releases the hold; the methods are given back their originals when no hold is left. Twice does nothing. */
+  release(): void;
+}
+
+/**
+ * Wraps the `Layer` methods of `app`'s router (once per `Layer` class; holds are counted).
+ * Undefined when `app` has no Express router ctxprop recognises: nothing is wrapped then.
+ */
+export function holdLayerContext(app: unknown): LayerContextHold | undefined {
+  const prototype = layerPrototypeOf(app);
+  if (prototype === undefined) return undefined;
+  let state = states.get(prototype);
+  if (state === undefined) {
+    state = install(prototype);
+    states.set(prototype, state);
+  }
+  state.holders += 1;
+  const held = state;
+  let released = false;
+  return {
+    release(): void {
+      if (released) return;
+      released = true;
+      held.holders -= 1;
+      if (held.holders === 0 && states.get(prototype) === held) {
+        states.delete(prototype);
+        uninstall(prototype, held);
+      }
+    },
+  };
+}

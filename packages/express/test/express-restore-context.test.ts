@@ -1,0 +1,194 @@
+// A middleware that calls next() from the callback of a client whose connection was opened
+// elsewhere (a session store, a callback-style database client). AsyncLocalStorage gives the rest
+// of the request the connection's context: here the first request's, which opened it. Without
+// restoration every later request would run its handler in that first request's context and
+// forward its trace and baggage downstream. The middleware puts each request's own context back.
+import request from 'supertest';
+import { context, propagation, type Baggage } from '@opentelemetry/api';
+import { diagnosticsSnapshot, InvalidOptionError, resetDiagnostics } from '@ctxprop/core';
+import { ctxprop, type CtxpropOptions } from '@ctxprop/express';
+import type { Express, NextFunction, Request, Response } from 'express';
+import { createPooledConnection, type PooledConnection } from '../../core/test/pooled-connection';
+import { echoApp, EXPRESS_VERSIONS, listen, observe, type ExpressFactory, type Running } from './support/apps';
+
+const traceparent = (n: number) => `00-${(n + 1).toString(16).padStart(32, '0')}-00f067aa0ba902b7-01`;
+const traceIdOf = (n: number) => (n + 1).toString(16).padStart(32, '0');
+
+function addBaggage(key: string, value: string): (req: Request, res: Response, next: NextFunction) => void {
+  return (_req, _res, next) => {
+    const baggage: Baggage = (propagation.getActiveBaggage() ?? propagation.createBaggage()).setEntry(key, { value });
+    context.with(propagation.setBaggage(context.active(), baggage), next);
+  };
+}
+
+function restoringApp(express: ExpressFactory, pool: PooledConnection, downstreamUrl: string, options?: CtxpropOptions): Express {
+  const app = express();
+  const middleware = ctxprop(options);
+  app.locals['ctxprop'] = middleware;
+  app.use(middleware);
+  // Every request first waits for the shared connection, as a session store lookup would.
+  app.use((_req, _res, next) => pool.call(next));
+  app.get('/handler', async (req, res) => {
+    const handler = observe();
+    const downstream = (await (await fetch(`${downstreamUrl}/echo`)).json()) as unknown;
+    res.json({ handler, view: req.baggage.toJSON(), traceId: req.traceContext?.traceId ?? null, downstream });
+  });
+  app.get('/route-level', (_req, _res, next) => pool.call(next), (_req, res) => res.json({ handler: observe() }));
+  app.get('/derived', addBaggage('added', 'yes'), (_req, _res, next) => pool.call(next), (_req, res) => res.json({ handler: observe() }));
+  app.get('/in-callback', (req, res) => {
+    pool.call(() => res.json({ view: req.baggage.toJSON(), active: observe() }));
+  });
+  app.get('/error', (_req, _res, next) => pool.call(() => next(new Error('store down'))));
+  const router = express.Router();
+  router.use((_req, _res, next) => pool.call(next));
+  router.get('/item', (_req, res) => res.json({ handler: observe() }));
+  app.use('/router', router);
+  app.use((err: Error, req: Request, res: Response, _next: NextFunction) => {
+    res.status(500).json({ error: err.message, handler: observe(), view: req.baggage.toJSON() });
+  });
+  return app;
+}
+
+describe.each(EXPRESS_VERSIONS)('%s: next() called from a pooled connection\'s callback', (_name, express) => {
+  let downstream: Running;
+  let pool: PooledConnection;
+  let server: Running;
+
+  async function start(options?: CtxpropOptions): Promise<void> {
+    pool = await createPooledConnection();
+    server = await listen(restoringApp(express, pool, downstream.url, options));
+    // The first request opens the shared connection: its callbacks run in this request's context.
+    await request(server.url).get('/route-level').set('traceparent', traceparent(999)).set('baggage', 'customer.tier=opener').expect(200);
+    resetDiagnostics();
+  }
+
+  beforeAll(async () => {
+    downstream = await listen(echoApp(express));
+  });
+
+  afterAll(async () => {
+    await downstream.close();
+  });
+
+  afterEach(async () => {
+    await server.close();
+    await pool.close();
+  });
+
+  const get = (path: string, n: number, tier: string) => request(server.url).get(path).set('traceparent', traceparent(n)).set('baggage', `customer.tier=${tier}`);
+
+  it("runs the handler in the request's own context and forwards its own trace and baggage", async () => {
+    await start();
+    const response = await get('/handler', 1, 'gold').expect(200);
+    expect(response.body).toEqual({
+      handler: { tier: 'gold', traceId: traceIdOf(1), spanId: '00f067aa0ba902b7' },
+      view: { 'customer.tier': 'gold' },
+      traceId: traceIdOf(1),
+      downstream: { traceparent: traceparent(1), baggage: 'customer.tier=gold' },
+    });
+    expect(diagnosticsSnapshot()['context.restored']).toBe(1);
+  });
+
+  it('keeps 300 concurrent requests apart, each with its own trace and baggage downstream', async () => {
+    await start();
+    const responses = await Promise.all(Array.from({ length: 300 }, (_, n) => get('/handler', n, `tier-${n}`).expect(200)));
+    responses.forEach((response, n) => {
+      const body = response.body as { handler: { tier: string; traceId: string }; downstream: { traceparent: string; baggage: string } };
+      expect(body.handler.tier).toBe(`tier-${n}`);
+      expect(body.handler.traceId).toBe(traceIdOf(n));
+      expect(body.downstream).toEqual({ traceparent: traceparent(n), baggage: `customer.tier=tier-${n}` });
+    });
+  });
+
+  it('restores it for route-level middleware and in a mounted router, once per hand-off', async () => {
+    await start();
+    const routeLevel = await get('/route-level', 2, 'silver').expect(200);
+    expect(routeLevel.body.handler).toEqual({ tier: 'silver', traceId: traceIdOf(2), spanId: '00f067aa0ba902b7' });
+    expect(diagnosticsSnapshot()['context.restored']).toBe(2);
+    const routed = await get('/router/item', 3, 'bronze').expect(200);
+    expect(routed.body.handler).toEqual({ tier: 'bronze', traceId: traceIdOf(3), spanId: '00f067aa0ba902b7' });
+  });
+
+  it('restores the latest context of the request: baggage a middleware added with context.with is kept (contrib #3527)', async () => {
+    await start();
+    const response = await get('/derived', 4, 'gold').expect(200);
+    expect(response.body.handler).toEqual({ tier: 'gold', added: 'yes', traceId: traceIdOf(4), spanId: '00f067aa0ba902b7' });
+  });
+
+  it("runs an error handler reached by next(err) from the callback in the request's context", async () => {
+    await start();
+    const response = await get('/error', 5, 'gold').expect(500);
+    expect(response.body).toEqual({
+      error: 'store down',
+      handler: { tier: 'gold', traceId: traceIdOf(5), spanId: '00f067aa0ba902b7' },
+      view: { 'customer.tier': 'gold' },
+    });
+  });
+
+  it('leaves the callback itself in the context it ran in: only the step after it is restored', async () => {
+    await start();
+    const response = await get('/in-callback', 6, 'gold').expect(200);
+    // req.baggage follows the active context, which is the opener's request, not this one.
+    expect(response.body).toEqual({ view: {}, active: { tier: 'opener', traceId: traceIdOf(999), spanId: '00f067aa0ba902b7' } });
+  });
+
+  it('with restoreContext: false, leaves the rest of the request in the context the callback ran in', async () => {
+    await start({ restoreContext: false });
+    const response = await get('/handler', 7, 'gold').expect(200);
+    expect(response.body.handler).toEqual({ tier: 'opener', traceId: traceIdOf(999), spanId: '00f067aa0ba902b7' });
+    expect(response.body.downstream).toEqual({ traceparent: traceparent(999), baggage: 'customer.tier=opener' });
+    expect(response.body.view).toEqual({});
+    expect(diagnosticsSnapshot()['context.restored']).toBeUndefined();
+  });
+});
+
+describe.each(EXPRESS_VERSIONS)("%s: the wrapping of Express's Layer", (_name, express) => {
+  const METHODS = ['handleRequest', 'handleError', 'handle_request', 'handle_error'];
+
+  function layerMethods(app: Express): { prototype: Record<string, unknown>; methods: Record<string, unknown> } {
+    const holder = app as unknown as { _router?: { stack: object[] }; router?: { stack: object[] } };
+    const prototype = Object.getPrototypeOf((holder._router ?? holder.router)!.stack[0]) as Record<string, unknown>;
+    const methods = Object.fromEntries(METHODS.filter((name) => Object.prototype.hasOwnProperty.call(prototype, name)).map((name) => [name, prototype[name]]));
+    return { prototype, methods };
+  }
+
+  async function appWith(options?: CtxpropOptions): Promise<{ app: Express; server: Running }> {
+    const app = express();
+    const middleware = ctxprop(options);
+    app.locals['ctxprop'] = middleware;
+    app.use(middleware);
+    app.get('/', (_req, res) => res.json({ ok: true }));
+    return { app, server: await listen(app) };
+  }
+
+  it('wraps the methods at the first request, once for two apps, and gives the originals back when the last closes', async () => {
+    const first = await appWith();
+    const second = await appWith();
+    const { prototype, methods: originals } = layerMethods(first.app);
+    expect(Object.keys(originals)).toHaveLength(2);
+    await request(first.server.url).get('/').expect(200);
+    const wrapped = Object.fromEntries(Object.keys(originals).map((name) => [name, prototype[name]]));
+    for (const name of Object.keys(originals)) expect(wrapped[name]).not.toBe(originals[name]);
+    await request(second.server.url).get('/').expect(200);
+    for (const name of Object.keys(originals)) expect(prototype[name]).toBe(wrapped[name]);
+    await first.server.close();
+    for (const name of Object.keys(originals)) expect(prototype[name]).toBe(wrapped[name]);
+    await second.server.close();
+    for (const name of Object.keys(originals)) expect(prototype[name]).toBe(originals[name]);
+  });
+
+  it('wraps nothing with restoreContext: false', async () => {
+    const { app, server } = await appWith({ restoreContext: false });
+    const { prototype, methods: originals } = layerMethods(app);
+    await request(server.url).get('/').expect(200);
+    for (const name of Object.keys(originals)) expect(prototype[name]).toBe(originals[name]);
+    await server.close();
+  });
+});
+
+describe('restoreContext option', () => {
+  it('must be a boolean', () => {
+    expect(() => ctxprop({ restoreContext: 'yes' as unknown as boolean })).toThrow(InvalidOptionError);
+    expect(() => ctxprop({ restoreContext: 'yes' as unknown as boolean })).toThrow(/restoreContext/);
+  });
+});
