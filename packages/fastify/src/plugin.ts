@@ -3,7 +3,7 @@
  * (extraction, trust policy, server span, baggage), keeps it on the request, and runs every later
  * hook and the handler in the request's context.
  */
-import { context } from '@opentelemetry/api';
+import { context, type Context } from '@opentelemetry/api';
 import {
   countDiagnostic,
   createActiveContextReader,
@@ -16,7 +16,16 @@ import {
   type InboundOptions,
   type InboundScope,
 } from '@ctxprop/core';
-import type { FastifyError, FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import type {
+  FastifyError,
+  FastifyInstance,
+  FastifyPluginCallback,
+  FastifyReply,
+  FastifyRequest,
+  HookHandlerDoneFunction,
+  RouteHandlerMethod,
+  RouteOptions,
+} from 'fastify';
 import fp from 'fastify-plugin';
 import { fastifyAccessors, fastifyRoute } from './request-accessors.js';
 import { attachScope, decorateRequests, scopeOf } from './request-properties.js';
@@ -68,15 +77,49 @@ function setUp(handler: InboundHandler<FastifyRequest>, request: FastifyRequest,
 }
 
 /**
- * Re-enters the request's context when the hook chain arrives from elsewhere: a hook that called
- * `done` from another context (a pooled client's callback), or a body parser that finished in one
- * (fastify-request-context re-enters in preValidation for the same reason). Costs one comparison
- * when the context is already right.
+ * The context to run the next step of `request` in, when the step before handed it on from
+ * another context: a hook that called `done` from a pooled client's callback, or a body parser
+ * that finished in one (fastify-request-context re-enters in preValidation for the same reason).
+ * Undefined when the active context is the request's, or derived from it (a hook added a span or
+ * baggage with `context.with`: that is kept, and is what a later restore goes back to).
  */
-function ctxpropPreValidation(request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
+function contextToRestore(request: FastifyRequest): Context | undefined {
   const scope = scopeOf(request);
-  if (scope === null || activeContext() === scope.context) return done();
-  context.with(scope.context, done);
+  if (scope === null) return undefined;
+  try {
+    return scope.contextToRestore(activeContext());
+  } catch {
+    countDiagnostic('internal.error');
+    return undefined;
+  }
+}
+
+function ctxpropPreValidation(request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  const restore = contextToRestore(request);
+  if (restore === undefined) return done();
+  context.with(restore, done);
+}
+
+const RESTORING = Symbol('ctxprop.fastify.restoring-handler');
+
+/**
+ * The route handler, run in its request's context when a preHandler hook (or one before it)
+ * handed the request on from another: no hook runs between the last preHandler and the handler.
+ */
+function restoringHandler(handler: RouteHandlerMethod): RouteHandlerMethod {
+  if ((handler as { [RESTORING]?: true })[RESTORING]) return handler;
+  const restoring = function (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply): unknown {
+    const restore = contextToRestore(request);
+    if (restore === undefined) return handler.call(this, request, reply);
+    return context.with(restore, handler, this, request, reply);
+  };
+  Object.defineProperty(restoring, 'name', { value: handler.name });
+  Object.defineProperty(restoring, RESTORING, { value: true });
+  return restoring as RouteHandlerMethod;
+}
+
+function ctxpropOnRoute(route: RouteOptions): void {
+  if (typeof route.handler === 'function') route.handler = restoringHandler(route.handler);
 }
 
 function ctxpropOnError(request: FastifyRequest, _reply: FastifyReply, error: FastifyError, done: () => void): void {
@@ -115,7 +158,10 @@ const ctxpropFastify: FastifyPluginCallback<CtxpropOptions> = function ctxpropFa
 
   decorateRequests(fastify);
   fastify.addHook('onRequest', ctxpropOnRequest);
-  fastify.addHook('preValidation', ctxpropPreValidation);
+  if (handler.options.restoreContext) {
+    fastify.addHook('preValidation', ctxpropPreValidation);
+    fastify.addHook('onRoute', ctxpropOnRoute);
+  }
   fastify.addHook('onError', ctxpropOnError);
   fastify.addHook('onClose', ctxpropOnClose);
   done();
