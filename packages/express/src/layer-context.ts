@@ -10,17 +10,18 @@
  *
  * Every middleware, route handler and error handler is run by a method of Express's `Layer`
  * (`handle_request` / `handle_error` in Express 4, `handleRequest` / `handleError` in the `router`
- * package of Express 5). Those methods are wrapped, once per `Layer` class (found from the app's
- * router, so any copy of Express works). A layer that runs in its request's context is given a
- * `next` that knows the request's scope: called from another context, it goes
- * back to the request's latest context first (`InboundScope.contextToRestore`). Nothing is stored
- * on the request (see request-properties.ts for why); the scope travels in the `next` closure.
+ * package of Express 5), with the `next` of the router (or route) that dispatches the request.
+ * Those methods are wrapped, once per `Layer` class (found from the app's router, so any copy of
+ * Express works). A layer entered in its request's context notes the request's scope on that
+ * `next` (a closure made per request and per router, so it goes with the request; nothing is
+ * stored on the request, see request-properties.ts for why). A layer entered from another context
+ * (its `next` called from a pooled client's callback, or a param callback's) finds the scope on its
+ * `next` and runs in the request's latest context (`InboundScope.contextToRestore`).
  */
 import { context, type Context } from '@opentelemetry/api';
 import { countDiagnostic, createActiveContextReader, inboundScopeOf, type InboundScope } from '@ctxprop/core';
 
 type LayerMethod = (this: unknown, ...args: unknown[]) => unknown;
-type Next = (this: unknown, error?: unknown) => unknown;
 
 /** The Layer methods that run a layer's function, and where their request argument is. */
 const LAYER_METHODS: ReadonlyArray<readonly [name: string, requestIndex: 0 | 1]> = [
@@ -44,48 +45,49 @@ interface PrototypeState {
 }
 
 const STATE_KEY = Symbol.for('ctxprop.express.layer-context.v1');
+/** Where a router's `next` keeps the scope of the request it dispatches (shared by every copy). */
+const SCOPE_SLOT = Symbol.for('ctxprop.express.next-scope.v1');
 
 // Shared by every copy of this package, so that a Layer class is wrapped once.
 const states: Map<object, PrototypeState> = ((globalThis as unknown as { [STATE_KEY]?: Map<object, PrototypeState> })[STATE_KEY] ??= new Map());
 
 const activeContext = createActiveContextReader();
 
-/** `next`, going back to the request's latest context when called from another one. */
-function restoringNext(scope: InboundScope<unknown>, next: Next): Next {
-  return function (this: unknown, error?: unknown): unknown {
-    let restore: Context | undefined;
-    try {
-      restore = scope.contextToRestore(activeContext());
-    } catch {
-      countDiagnostic('internal.error');
-    }
-    if (restore === undefined) return next.call(this, error);
-    return context.with(restore, next, this, error);
-  };
-}
+type ScopedNext = { [SCOPE_SLOT]?: InboundScope<unknown> };
 
-/** The `next` to give the layer: a restoring one when the layer runs in `req`'s context. */
-function nextFor(req: unknown, next: unknown): unknown {
-  if (typeof next !== 'function') return next;
+/** The context to run the layer in when `req`'s must be put back; else undefined (noting the scope on `next`). */
+function contextToRestore(req: unknown, next: unknown): Context | undefined {
+  if (typeof next !== 'function') return undefined;
   try {
-    const scope = inboundScopeOf(activeContext());
-    return scope !== undefined && scope.request === req ? restoringNext(scope, next as Next) : next;
+    const active = activeContext();
+    const slot = next as ScopedNext;
+    const current = inboundScopeOf(active);
+    if (current !== undefined && current.request === req) {
+      if (slot[SCOPE_SLOT] !== current) slot[SCOPE_SLOT] = current;
+      return current.contextToRestore(active);
+    }
+    const scope = slot[SCOPE_SLOT];
+    return scope !== undefined && scope.request === req ? scope.contextToRestore(active) : undefined;
   } catch {
     countDiagnostic('internal.error');
-    return next;
+    return undefined;
   }
 }
 
 // Two shapes, no rest arguments: these run for every middleware of every request.
 function wrapRequestMethod(original: LayerMethod, control: { active: boolean }): LayerMethod {
   return function (this: unknown, req: unknown, res: unknown, next: unknown): unknown {
-    return original.call(this, req, res, control.active ? nextFor(req, next) : next);
+    const restore = control.active ? contextToRestore(req, next) : undefined;
+    if (restore === undefined) return original.call(this, req, res, next);
+    return context.with(restore, original, this, req, res, next);
   };
 }
 
 function wrapErrorMethod(original: LayerMethod, control: { active: boolean }): LayerMethod {
   return function (this: unknown, error: unknown, req: unknown, res: unknown, next: unknown): unknown {
-    return original.call(this, error, req, res, control.active ? nextFor(req, next) : next);
+    const restore = control.active ? contextToRestore(req, next) : undefined;
+    if (restore === undefined) return original.call(this, error, req, res, next);
+    return context.with(restore, original, this, error, req, res, next);
   };
 }
 

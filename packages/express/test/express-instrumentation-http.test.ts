@@ -30,6 +30,8 @@ const apps = require('./support/apps') as typeof import('./support/apps');
 /* eslint-enable @typescript-eslint/no-require-imports */
 const { buildApp, echoApp, EXPRESS_VERSIONS, INBOUND_SPAN_ID, INBOUND_TRACE_ID, INBOUND_TRACEPARENT, listen } = apps;
 const { clearPollingTimers, pollingApp } = require('./support/polling') as typeof import('./support/polling');
+const { ctxprop } = require('@ctxprop/express') as typeof import('@ctxprop/express');
+const { createPooledConnection } = require('../../core/test/pooled-connection') as typeof import('../../core/test/pooled-connection');
 
 afterEach(clearPollingTimers);
 
@@ -156,6 +158,46 @@ describe.each(EXPRESS_VERSIONS)('%s with instrumentation-http registered', (_nam
     } finally {
       await app.close();
       await downstream.close();
+    }
+  });
+
+  it("puts each request back under instrumentation-http's span after a middleware that called next() from a pooled connection", async () => {
+    const downstream = await listen(echoApp(express));
+    const pool = await createPooledConnection();
+    const pooledApp = express();
+    const middleware = ctxprop();
+    pooledApp.locals['ctxprop'] = middleware;
+    pooledApp.use(middleware);
+    pooledApp.use((_req, _res, next) => pool.call(next));
+    pooledApp.get('/orders/:id', async (_req, res) => {
+      res.json(await (await fetch(`${downstream.url}/echo`)).json());
+    });
+    const app = await listen(pooledApp);
+    try {
+      const traceIds = ['a', 'b', 'c'].map((digit) => digit.repeat(32));
+      const bodies: Array<{ traceparent: string; baggage: string }> = [];
+      // The first request opens the shared connection; the callbacks of the others run in its context.
+      for (const [n, traceId] of traceIds.entries()) {
+        const response = await fromOutside(() =>
+          request(app.url).get(`/orders/${n}`).set('traceparent', `00-${traceId}-${INBOUND_SPAN_ID}-01`).set('baggage', `customer.tier=tier-${n}`).expect(200),
+        );
+        bodies.push(response.body as { traceparent: string; baggage: string });
+      }
+      const servers = (await serverSpans(6)).filter((span) => span.attributes['http.route'] === '/orders/:id');
+      const clients = exporter.getFinishedSpans().filter((span) => span.kind === SpanKind.CLIENT);
+      traceIds.forEach((traceId, n) => {
+        const server = servers.find((span) => span.spanContext().traceId === traceId)!;
+        expect(server.instrumentationScope.name).toBe('@opentelemetry/instrumentation-http');
+        const [, sentTrace, sentParent] = bodies[n]!.traceparent.split('-');
+        expect(sentTrace).toBe(traceId);
+        expect(bodies[n]!.baggage).toBe(`customer.tier=tier-${n}`);
+        const client = clients.find((span) => span.spanContext().spanId === sentParent)!;
+        expect(client.parentSpanContext?.spanId).toBe(server.spanContext().spanId);
+      });
+    } finally {
+      await app.close();
+      await downstream.close();
+      await pool.close();
     }
   });
 });

@@ -39,6 +39,9 @@ function restoringApp(express: ExpressFactory, pool: PooledConnection, downstrea
     pool.call(() => res.json({ view: req.baggage.toJSON(), active: observe() }));
   });
   app.get('/error', (_req, _res, next) => pool.call(() => next(new Error('store down'))));
+  // A param callback that loads what the route needs, as app.param is meant for.
+  app.param('order', (_req, _res, next) => pool.call(next));
+  app.get('/orders/:order', (req, res) => res.json({ handler: observe(), order: req.params['order'] }));
   const router = express.Router();
   router.use((_req, _res, next) => pool.call(next));
   router.get('/item', (_req, res) => res.json({ handler: observe() }));
@@ -107,6 +110,14 @@ describe.each(EXPRESS_VERSIONS)('%s: next() called from a pooled connection\'s c
     expect(diagnosticsSnapshot()['context.restored']).toBe(2);
     const routed = await get('/router/item', 3, 'bronze').expect(200);
     expect(routed.body.handler).toEqual({ tier: 'bronze', traceId: traceIdOf(3), spanId: '00f067aa0ba902b7' });
+  });
+
+  it('restores it after a param callback that calls next() from the callback', async () => {
+    await start();
+    const response = await get('/orders/17', 8, 'gold').expect(200);
+    expect(response.body).toEqual({ handler: { tier: 'gold', traceId: traceIdOf(8), spanId: '00f067aa0ba902b7' }, order: '17' });
+    // Params are processed before the route's layer runs: one restore there covers both hand-offs.
+    expect(diagnosticsSnapshot()['context.restored']).toBe(1);
   });
 
   it('restores the latest context of the request: baggage a middleware added with context.with is kept (contrib #3527)', async () => {
