@@ -74,6 +74,17 @@ function contextToRestore(req: unknown, next: unknown): Context | undefined {
   }
 }
 
+/**
+ * The scope noted for `req` on the `next` of the router dispatching it (Express keeps that `next`
+ * as `req.next`): how `req.baggage` finds its request where the active context is another's.
+ */
+export function notedScope(req: object): InboundScope<unknown> | undefined {
+  const next = (req as { next?: unknown }).next;
+  if (typeof next !== 'function') return undefined;
+  const scope = (next as ScopedNext)[SCOPE_SLOT];
+  return scope !== undefined && scope.request === req ? scope : undefined;
+}
+
 // Two shapes, no rest arguments: these run for every middleware of every request.
 function wrapRequestMethod(original: LayerMethod, control: { active: boolean }): LayerMethod {
   return function (this: unknown, req: unknown, res: unknown, next: unknown): unknown {

@@ -5,8 +5,10 @@
  * after that a property added to the request object costs over a microsecond (V8 caches no
  * transition for it), more than everything else ctxprop does. The request's scope is found from
  * the active context instead (core's `inboundScopeOf`), which ctxprop keeps for the whole request:
- * middleware, handlers, callbacks, stream events, error handlers. Read from code that runs outside
- * the request's context, the properties see no baggage and no trace context.
+ * middleware, handlers, callbacks, stream events, error handlers. Where code runs in another
+ * context (a pooled client's callback), from the scope noted on the router's `next`, which Express
+ * keeps as `req.next` (layer-context.ts); with neither, the properties see no baggage and no trace
+ * context.
  *
  * The three properties, and core's listener binding (so that `req.on('end')` and
  * `res.on('finish')` listeners run in the request's context), are defined once on Express's shared
@@ -26,6 +28,7 @@ import {
   type InboundScope,
   type TraceContextInfo,
 } from '@ctxprop/core';
+import { notedScope } from './layer-context.js';
 
 const activeContext = createActiveContextReader();
 
@@ -61,10 +64,11 @@ declare global {
   }
 }
 
-/** The scope ctxprop made for `req`, when the active context is that request's. */
+/** The scope ctxprop made for `req`: the active context's when it is `req`'s, else the one noted for it. */
 export function scopeOf(req: object | undefined): InboundScope<unknown> | undefined {
   const scope = inboundScopeOf(activeContext());
-  return scope !== undefined && scope.request === req ? scope : undefined;
+  if (scope !== undefined && scope.request === req) return scope;
+  return req === undefined ? undefined : notedScope(req);
 }
 
 function getBaggage(this: object): BaggageView {
