@@ -10,29 +10,13 @@ import {
   type Span,
   type TextMapPropagator,
 } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { DataPointType, MeterProvider, type HistogramMetricData } from '@opentelemetry/sdk-metrics';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { HTTP_SERVER_DURATION_BUCKETS, METRIC_HTTP_SERVER_REQUEST_DURATION, type InboundRequestAccessors } from '@ctxprop/core';
 import { fakeAccessors, fakeRequest, handlerFor, INBOUND_SPAN_ID, INBOUND_TRACE_ID, INBOUND_TRACEPARENT, TestReader, type FakeRequest } from './inbound-support';
+import { useRecordingTracer } from './recording-tracer';
 
-const exporter = new InMemorySpanExporter();
-const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-
-beforeAll(() => {
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  trace.setGlobalTracerProvider(provider);
-});
-
-afterAll(async () => {
-  await provider.shutdown();
-  trace.disable();
-  context.disable();
-});
-
-beforeEach(() => {
-  exporter.reset();
-});
+const { exporter, provider } = useRecordingTracer();
 
 describe('the SERVER span', () => {
   it("is a child of the caller's span, with the HTTP semantic-convention attributes (semconv http-spans §HTTP server)", () => {

@@ -2,26 +2,14 @@
 // callback (the connection opened by the first request) must not make later requests' CLIENT spans
 // children of that first request's SERVER span, nor send its trace downstream.
 import request from 'supertest';
-import { context, SpanKind, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { SpanKind } from '@opentelemetry/api';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { ctxprop } from '@ctxprop/express';
 import { createPooledConnection, type PooledConnection } from '../../core/test/pooled-connection';
+import { useRecordingTracer } from '../../core/test/recording-tracer';
 import { EXPRESS_VERSIONS, listen, type Running } from './support/apps';
 
-const exporter = new InMemorySpanExporter();
-const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-
-beforeAll(() => {
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  trace.setGlobalTracerProvider(provider);
-});
-
-afterAll(async () => {
-  await provider.shutdown();
-  trace.disable();
-  context.disable();
-});
+const { exporter } = useRecordingTracer();
 
 const traceIdOf = (n: number) => (n + 1).toString(16).padStart(32, '0');
 
@@ -41,7 +29,6 @@ describe.each(EXPRESS_VERSIONS)('%s: a pooled middleware, with the SDK', (_name,
   const received: string[] = [];
 
   beforeEach(async () => {
-    exporter.reset();
     received.length = 0;
     pool = await createPooledConnection();
     const recorder = express();
