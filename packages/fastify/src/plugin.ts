@@ -1,12 +1,11 @@
 /**
  * The Fastify plugin. Per request it asks core's inbound handler for the request's scope
  * (extraction, trust policy, server span, baggage), keeps it on the request, and runs every later
- * hook and the handler in the request's context.
+ * hook and the handler in the request's context (restore-context.ts keeps them there).
  */
-import { context, type Context } from '@opentelemetry/api';
+import { context } from '@opentelemetry/api';
 import {
   countDiagnostic,
-  createActiveContextReader,
   CtxpropError,
   createInboundHandler,
   finishWithResponse,
@@ -23,12 +22,11 @@ import type {
   FastifyReply,
   FastifyRequest,
   HookHandlerDoneFunction,
-  RouteHandlerMethod,
-  RouteOptions,
 } from 'fastify';
 import fp from 'fastify-plugin';
 import { fastifyAccessors, fastifyRoute } from './request-accessors.js';
 import { attachScope, decorateRequests, scopeOf } from './request-properties.js';
+import { contextToRestore, createRouteContextRestorer } from './restore-context.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from './version.js';
 
 /**
@@ -48,8 +46,6 @@ export interface CtxpropOptions extends InboundOptions<FastifyRequest> {}
 
 // Options Fastify itself reads from any plugin's register options; they are not ours to reject.
 const FASTIFY_REGISTER_OPTIONS: readonly string[] = ['prefix', 'logLevel', 'logSerializers'];
-
-const activeContext = createActiveContextReader();
 
 const ADAPTER = Object.freeze({ name: PACKAGE_NAME, version: PACKAGE_VERSION, extraOptions: FASTIFY_REGISTER_OPTIONS });
 
@@ -77,54 +73,15 @@ function setUp(handler: InboundHandler<FastifyRequest>, request: FastifyRequest,
 }
 
 /**
- * The context to run the next step of `request` in, when the step before handed it on from
- * another context: a hook that called `done` from a pooled client's callback, or a body parser
- * that finished in one (fastify-request-context re-enters in preValidation for the same reason).
- * Undefined when the active context is the request's, or derived from it (a hook added a span or
- * baggage with `context.with`: that is kept, and is what a later restore goes back to).
+ * Records the error on the server span. Fastify calls the error handler from this hook's `done`
+ * (through the onError hooks after it): the error handler runs in the request's latest context even
+ * when a hook that lost the context passed the error on.
  */
-function contextToRestore(request: FastifyRequest): Context | undefined {
-  const scope = scopeOf(request);
-  if (scope === null) return undefined;
-  try {
-    return scope.contextToRestore(activeContext());
-  } catch {
-    countDiagnostic('internal.error');
-    return undefined;
-  }
-}
-
-function ctxpropPreValidation(request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
+function ctxpropOnError(request: FastifyRequest, _reply: FastifyReply, error: FastifyError, done: () => void): void {
+  scopeOf(request)?.recordException(error);
   const restore = contextToRestore(request);
   if (restore === undefined) return done();
   context.with(restore, done);
-}
-
-const RESTORING = Symbol('ctxprop.fastify.restoring-handler');
-
-/**
- * The route handler, run in its request's context when a preHandler hook (or one before it)
- * handed the request on from another: no hook runs between the last preHandler and the handler.
- */
-function restoringHandler(handler: RouteHandlerMethod): RouteHandlerMethod {
-  if ((handler as { [RESTORING]?: true })[RESTORING]) return handler;
-  const restoring = function (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply): unknown {
-    const restore = contextToRestore(request);
-    if (restore === undefined) return handler.call(this, request, reply);
-    return context.with(restore, handler, this, request, reply);
-  };
-  Object.defineProperty(restoring, 'name', { value: handler.name });
-  Object.defineProperty(restoring, RESTORING, { value: true });
-  return restoring as RouteHandlerMethod;
-}
-
-function ctxpropOnRoute(route: RouteOptions): void {
-  if (typeof route.handler === 'function') route.handler = restoringHandler(route.handler);
-}
-
-function ctxpropOnError(request: FastifyRequest, _reply: FastifyReply, error: FastifyError, done: () => void): void {
-  scopeOf(request)?.recordException(error);
-  done();
 }
 
 const ctxpropFastify: FastifyPluginCallback<CtxpropOptions> = function ctxpropFastify(fastify, options, done) {
@@ -145,9 +102,13 @@ const ctxpropFastify: FastifyPluginCallback<CtxpropOptions> = function ctxpropFa
     return;
   }
 
+  const restoreContext = handler.options.restoreContext;
+  const restoreRouteContext = createRouteContextRestorer();
+
   function ctxpropOnRequest(request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction): void {
     const scope = setUp(handler, request, reply);
     if (scope === undefined) return next();
+    if (restoreContext) restoreRouteContext(request);
     context.with(scope.context, next);
   }
 
@@ -158,10 +119,6 @@ const ctxpropFastify: FastifyPluginCallback<CtxpropOptions> = function ctxpropFa
 
   decorateRequests(fastify);
   fastify.addHook('onRequest', ctxpropOnRequest);
-  if (handler.options.restoreContext) {
-    fastify.addHook('preValidation', ctxpropPreValidation);
-    fastify.addHook('onRoute', ctxpropOnRoute);
-  }
   fastify.addHook('onError', ctxpropOnError);
   fastify.addHook('onClose', ctxpropOnClose);
   done();

@@ -2,11 +2,11 @@
  * A hook that calls done() from the callback of a client whose connection was opened elsewhere (a
  * session store, a callback-style database client). AsyncLocalStorage gives the rest of the request
  * the connection's context: here the first request's, which opened it. The plugin puts each
- * request's own context back at preValidation and before the route handler, keeping what a hook
- * added with context.with.
+ * request's own context back before every later hook, the error handler and the route handler,
+ * keeping what a hook added with context.with.
  */
 import { context, propagation, trace, type Baggage } from '@opentelemetry/api';
-import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions, HookHandlerDoneFunction } from 'fastify';
 import { diagnosticsSnapshot, resetDiagnostics } from '@ctxprop/core';
 import { ctxprop, type CtxpropOptions } from '@ctxprop/fastify';
 import { createPooledConnection, type PooledConnection } from '../../core/test/pooled-connection';
@@ -34,15 +34,41 @@ function seen(): Seen {
 }
 
 type Hook = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void;
+/** The shape of preParsing, preSerialization and onSend hooks: a payload in, a payload on. */
+type PayloadHook = (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (error: Error | null, payload?: unknown) => void) => void;
+type HookName = 'onRequest' | 'preParsing' | 'preValidation' | 'preHandler' | 'preSerialization' | 'onSend' | 'onError' | 'onTimeout';
 
 /** A hook that waits for the shared connection and calls done() from its callback. */
 const pooled = (pool: PooledConnection): Hook => (_request, _reply, done) => pool.call(() => done());
+/** The same for the hooks that pass a payload on. */
+const pooledPayload = (pool: PooledConnection): PayloadHook => (_request, _reply, payload, done) => pool.call(() => done(null, payload));
+
+/** What each request's later hooks saw, by hook, filled by `record`. */
+const SAW = new WeakMap<FastifyRequest, Record<string, Seen>>();
+const sawOf = (request: FastifyRequest) => SAW.get(request) ?? {};
+/** A hook that records what it sees as `label` and calls done() at once. */
+const record = (label: string): Hook => (request, _reply, done) => {
+  SAW.set(request, { ...sawOf(request), [label]: seen() });
+  done();
+};
+const recordPayload = (label: string): PayloadHook => (request, _reply, payload, done) => {
+  SAW.set(request, { ...sawOf(request), [label]: seen() });
+  done(null, payload);
+};
 
 /** A hook that adds a baggage entry for the rest of the request with the OpenTelemetry API. */
 const addBaggage: Hook = (_request, _reply, done) => {
   const baggage: Baggage = (propagation.getActiveBaggage() ?? propagation.createBaggage()).setEntry('added', { value: 'yes' });
   context.with(propagation.setBaggage(context.active(), baggage), done);
 };
+
+interface StartOptions {
+  plugin?: CtxpropOptions;
+  server?: FastifyServerOptions;
+  errorHandler?: (error: Error, request: FastifyRequest, reply: FastifyReply) => void;
+  /** More routes, plugins or a not-found handler, added after the test's routes. */
+  routes?: (app: FastifyInstance) => Promise<void>;
+}
 
 interface Answer {
   handler: Seen;
@@ -57,15 +83,27 @@ describe.each(FRAMEWORKS)('%s: done() called from a pooled connection\'s callbac
   let base: string;
 
   /** Registers the plugin, then `hooks`, and a route that reports its context and calls downstream. */
-  async function start(hooks: Array<['onRequest' | 'preValidation' | 'preHandler', Hook]>, options?: CtxpropOptions): Promise<void> {
-    app = createApp();
-    await app.register(ctxprop, options ?? {});
-    for (const [name, hook] of hooks) app.addHook(name, hook);
+  /**
+   * Registers the plugin, then `hooks` and the error handler, and routes that report their
+   * context (`/`, which also calls downstream, and `/hooks`, which reports what the hooks saw).
+   */
+  async function start(hooks: Array<[HookName, Hook | PayloadHook]>, setUp: StartOptions = {}): Promise<void> {
+    app = createApp(setUp.server);
+    await app.register(ctxprop, setUp.plugin ?? {});
+    for (const [name, hook] of hooks) app.addHook(name as 'onRequest', hook as Hook);
+    if (setUp.errorHandler !== undefined) app.setErrorHandler(setUp.errorHandler);
     app.get('/', async (request) => {
       const handler = seen();
       const response = await fetch(downstream.url);
       return { handler, baggage: request.baggage.toJSON(), downstream: (await response.json()) as Answer['downstream'] } satisfies Answer;
     });
+    app.get('/hooks', async (request) => ({ handler: seen(), hooks: sawOf(request) }));
+    app.post('/hooks', async (request) => ({ handler: seen(), hooks: sawOf(request), body: request.body }));
+    app.get('/slow', async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      return 'too late';
+    });
+    await setUp.routes?.(app);
     app.route({
       method: 'GET',
       url: '/callback-style',
@@ -143,12 +181,133 @@ describe.each(FRAMEWORKS)('%s: done() called from a pooled connection\'s callbac
   });
 
   test('with restoreContext: false, the rest of the request stays in the context the callback ran in', async () => {
-    await start([['preHandler', pooled(pool)]], { restoreContext: false });
+    await start([['preHandler', pooled(pool)]], { plugin: { restoreContext: false } });
     const answer = await call('/', 5, 'gold');
     expect(answer.handler).toEqual({ traceId: traceIdOf(999), tier: 'opener', added: null });
     expect(answer.downstream).toEqual({ traceparent: traceparent(999), baggage: 'customer.tier=opener' });
     // The request's own properties still tell the truth.
     expect(answer.baggage).toEqual({ 'customer.tier': 'gold' });
     expect(diagnosticsSnapshot()['context.restored']).toBeUndefined();
+  });
+  const mine = (n: number, tier: string): Seen => ({ traceId: traceIdOf(n), tier, added: null });
+
+  test.each(['onRequest', 'preValidation', 'preHandler'] as const)(
+    "a %s hook after one that lost the context runs in the request's own context",
+    async (hookName) => {
+      await start([
+        [hookName, pooled(pool)],
+        [hookName, record('after')],
+      ]);
+      const answer = await call('/hooks', 6, 'gold');
+      expect(answer).toEqual({ handler: mine(6, 'gold'), hooks: { after: mine(6, 'gold') } });
+      expect(diagnosticsSnapshot()['context.restored']).toBe(1);
+    },
+  );
+
+  test('a preParsing hook that loses the context: the body is parsed, and the hooks and handler after it run in the request\'s context', async () => {
+    await start([
+      ['preParsing', pooledPayload(pool)],
+      ['preValidation', record('preValidation')],
+      ['preHandler', record('preHandler')],
+    ]);
+    const response = await fetch(`${base}/hooks`, {
+      method: 'POST',
+      headers: { traceparent: traceparent(7), baggage: 'customer.tier=gold', 'content-type': 'application/json' },
+      body: JSON.stringify({ order: 7 }),
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({
+      handler: mine(7, 'gold'),
+      hooks: { preValidation: mine(7, 'gold'), preHandler: mine(7, 'gold') },
+      body: { order: 7 },
+    });
+  });
+
+  test("preSerialization and onSend hooks after ones that lost the context run in the request's context", async () => {
+    const report: PayloadHook = (request, reply, payload, done) => {
+      reply.header('x-saw', JSON.stringify({ ...sawOf(request), onSend: seen() }));
+      done(null, payload);
+    };
+    await start([
+      ['preSerialization', pooledPayload(pool)],
+      ['preSerialization', recordPayload('preSerialization')],
+      ['onSend', pooledPayload(pool)],
+      ['onSend', report],
+    ]);
+    const response = await fetch(`${base}/hooks`, { headers: { traceparent: traceparent(8), baggage: 'customer.tier=gold' } });
+    expect(response.status).toBe(200);
+    expect(JSON.parse(response.headers.get('x-saw') ?? 'null')).toEqual({ preSerialization: mine(8, 'gold'), onSend: mine(8, 'gold') });
+    expect((await response.json()) as unknown).toEqual({ handler: mine(8, 'gold'), hooks: {} });
+    expect(diagnosticsSnapshot()['context.restored']).toBe(2);
+  });
+
+  test("a hook that fails from a pooled callback: the onError hooks and the error handler run in the request's context", async () => {
+    // It fails on /hooks only: the opening request to / must succeed.
+    const failing: Hook = (request, _reply, done) =>
+      pool.call(() => (request.url === '/hooks' ? done(new Error('the session store failed')) : done()));
+    const onError = (request: FastifyRequest, _reply: FastifyReply, _error: Error, done: () => void) => {
+      SAW.set(request, { ...sawOf(request), onError: seen() });
+      done();
+    };
+    await start(
+      [
+        ['preHandler', failing],
+        ['onError', onError as unknown as Hook],
+      ],
+      {
+        errorHandler: (error, request, reply) => void reply.code(503).send({ message: error.message, errorHandler: seen(), hooks: sawOf(request) }),
+      },
+    );
+    const response = await fetch(`${base}/hooks`, { headers: { traceparent: traceparent(9), baggage: 'customer.tier=gold' } });
+    expect(response.status).toBe(503);
+    expect(await response.json()).toEqual({
+      message: 'the session store failed',
+      errorHandler: mine(9, 'gold'),
+      hooks: { onError: mine(9, 'gold') },
+    });
+  });
+
+  test("onTimeout hooks run in the request's context, not the socket's", async () => {
+    const timeouts: Seen[] = [];
+    const onTimeout: Hook = (_request, _reply, done) => {
+      timeouts.push(seen());
+      done();
+    };
+    await start([['onTimeout', onTimeout]], { server: { connectionTimeout: 100 } });
+    await expect(fetch(`${base}/slow`, { headers: { traceparent: traceparent(10), baggage: 'customer.tier=gold' } })).rejects.toThrow();
+    expect(timeouts).toEqual([mine(10, 'gold')]);
+  });
+
+  test("an encapsulated plugin's hooks, a route's own hooks and a not-found handler run in the request's context", async () => {
+    await start([['onRequest', pooled(pool)]], {
+      async routes(app) {
+        await app.register(async (child) => {
+          child.addHook('preHandler', pooled(pool));
+          child.addHook('preHandler', record('plugin'));
+          child.get('/plugin', { preHandler: [pooled(pool), record('route')] }, async (request) => ({ handler: seen(), hooks: sawOf(request) }));
+        });
+        app.setNotFoundHandler({ preHandler: record('notFound') }, (request, reply) => {
+          void reply.code(404).send({ handler: seen(), hooks: sawOf(request) });
+        });
+      },
+    });
+    const headers = (n: number) => ({ traceparent: traceparent(n), baggage: 'customer.tier=gold' });
+    const plugin = await fetch(`${base}/plugin`, { headers: headers(12) });
+    expect(await plugin.json()).toEqual({ handler: mine(12, 'gold'), hooks: { plugin: mine(12, 'gold'), route: mine(12, 'gold') } });
+    const missing = await fetch(`${base}/missing`, { headers: headers(13) });
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toEqual({ handler: mine(13, 'gold'), hooks: { notFound: mine(13, 'gold') } });
+  });
+
+  test('with restoreContext: false, a hook after the one that lost the context runs in the callback\'s', async () => {
+    await start(
+      [
+        ['preHandler', pooled(pool)],
+        ['preHandler', record('after')],
+      ],
+      { plugin: { restoreContext: false } },
+    );
+    const answer = await call('/hooks', 11, 'gold');
+    expect(answer).toEqual({ handler: mine(999, 'opener'), hooks: { after: mine(999, 'opener') } });
   });
 });

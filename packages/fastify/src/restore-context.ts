@@ -1,0 +1,125 @@
+/**
+ * Context restoration for Fastify: every step of a request that runs user code (each later hook,
+ * the error handler after the onError hooks, the route or not-found handler) runs in the request's latest
+ * context, even when the step before it handed the request on from another one: a hook that
+ * called `done` from a pooled client's callback, or a body parser that finished in one. Without
+ * this, AsyncLocalStorage gives the rest of the request the context of whoever opened that
+ * client's connection (none, or another request).
+ *
+ * Fastify keeps each route's hooks (the instance's and the route's own, bound, copied when the app
+ * is ready) and its handler in a route context, shared by the route's requests and kept on each
+ * request; not-found handlers have route contexts too. The first request of a route context
+ * wraps its hooks and handler in place: the hook runner reading a hook array may be part-way
+ * through it, and the hooks after ours are wrapped before it reaches them. Fastify reads the
+ * handler from the route context when it calls it.
+ */
+import { context, type Context } from '@opentelemetry/api';
+import { countDiagnostic, createActiveContextReader, warnOnce } from '@ctxprop/core';
+import type { FastifyRequest } from 'fastify';
+import { scopeOf } from './request-properties.js';
+
+const activeContext = createActiveContextReader();
+
+/**
+ * The context to run the next step of `request` in, when the step before handed it on from
+ * another context. Undefined when the active context is the request's, or derived from it (a hook
+ * added a span or baggage with `context.with`: that is kept, and is what a later restore goes back
+ * to).
+ */
+export function contextToRestore(request: FastifyRequest): Context | undefined {
+  const scope = scopeOf(request);
+  if (scope === null) return undefined;
+  try {
+    return scope.contextToRestore(activeContext());
+  } catch {
+    countDiagnostic('internal.error');
+    return undefined;
+  }
+}
+
+const RESTORING = Symbol('ctxprop.fastify.restoring');
+
+type LifecycleHook = ((this: unknown, request: FastifyRequest, a?: unknown, b?: unknown, c?: unknown) => unknown) & { [RESTORING]?: true };
+
+/**
+ * A lifecycle hook or handler, run in its request's latest context. Every request hook and
+ * handler takes the request first; the rest are `(reply)`, `(reply, done)`,
+ * `(reply, payload, done)` or `(reply, error, done)`, and are passed on as they came.
+ */
+function restoringHook(hook: LifecycleHook): LifecycleHook {
+  const restoring = function (this: unknown, request: FastifyRequest, a?: unknown, b?: unknown, c?: unknown): unknown {
+    const restore = contextToRestore(request);
+    if (restore === undefined) return hook.call(this, request, a, b, c);
+    return context.with(restore, hook, this, request, a, b, c);
+  };
+  // Fastify names hooks in its errors and logs, and a hook marked restoring is never wrapped twice.
+  Object.defineProperty(restoring, 'name', { value: hook.name });
+  Object.defineProperty(restoring, RESTORING, { value: true });
+  return restoring;
+}
+
+/**
+ * The hooks that can run after a step that lost the context. onResponse and onRequestAbort are
+ * not among them: Fastify runs them from the response's and request's events, which the plugin
+ * binds to the request's context already.
+ */
+const RESTORED_HOOKS = ['onRequest', 'preParsing', 'preValidation', 'preHandler', 'preSerialization', 'onSend', 'onError', 'onTimeout'] as const;
+
+/**
+ * The plugin's own hooks, by the names Fastify's binding gives them: they need no wrapper (the
+ * onRequest hook runs before the request has a scope; the onError hook restores by itself).
+ */
+export const OWN_HOOK_NAMES: ReadonlySet<string> = new Set(['bound ctxpropOnRequest', 'bound ctxpropOnError']);
+
+const WRAPPED = Symbol('ctxprop.fastify.hooks-restoring');
+
+type RouteContext = { [WRAPPED]?: true; handler?: LifecycleHook } & Partial<Record<(typeof RESTORED_HOOKS)[number], LifecycleHook[] | null>>;
+
+/** Wraps the hooks and handler of one route context, once. */
+function wrapRouteContext(routeContext: RouteContext): void {
+  routeContext[WRAPPED] = true;
+  if (typeof routeContext.handler === 'function' && !routeContext.handler[RESTORING]) routeContext.handler = restoringHook(routeContext.handler);
+  for (const name of RESTORED_HOOKS) {
+    const hooks = routeContext[name];
+    if (!Array.isArray(hooks)) continue;
+    for (let i = 0; i < hooks.length; i++) {
+      const hook = hooks[i];
+      if (typeof hook !== 'function' || hook[RESTORING] || OWN_HOOK_NAMES.has(hook.name)) continue;
+      hooks[i] = restoringHook(hook);
+    }
+  }
+}
+
+/**
+ * Finds the key under which Fastify keeps a request's route context (`Symbol('fastify.context')`
+ * on Fastify 4 and 5), from the first request an app serves. Null, with a warning, when this
+ * Fastify keeps it elsewhere.
+ */
+function findRouteContextKey(request: FastifyRequest): symbol | null {
+  for (const key of Object.getOwnPropertySymbols(request)) {
+    if (key.description === 'fastify.context') return key;
+  }
+  warnOnce(
+    'CTXPROP_FASTIFY_ROUTE_CONTEXT',
+    'ctxprop: this version of Fastify does not keep its route context where @ctxprop/fastify looks for it; hooks and handlers that run after a hook that lost the request\'s context (done() called from a pooled client\'s callback) are not put back in it. Report this with your Fastify version.',
+  );
+  return null;
+}
+
+/**
+ * Per app: wraps the hooks and handler of the route `request` is for, the first time that route
+ * is requested. Called from the plugin's onRequest hook, after the request has its scope.
+ */
+export function createRouteContextRestorer(): (request: FastifyRequest) => void {
+  let key: symbol | null | undefined;
+  return function restoreRouteContext(request) {
+    try {
+      if (key === undefined) key = findRouteContextKey(request);
+      if (key === null) return;
+      const routeContext = (request as unknown as Record<symbol, RouteContext | undefined>)[key];
+      if (routeContext !== undefined && routeContext !== null && routeContext[WRAPPED] !== true) wrapRouteContext(routeContext);
+    } catch {
+      countDiagnostic('internal.error');
+    }
+  };
+}
