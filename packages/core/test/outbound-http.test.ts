@@ -138,6 +138,22 @@ describe('node:http', () => {
     expect(server.last('baggage')).toEqual([]);
   });
 
+  it('keeps the first of two hand-set traceparent lines, and every hand-set tracestate line (one list: no member lost)', async () => {
+    const first = `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01`;
+    const second = `00-${'c'.repeat(32)}-${'d'.repeat(16)}-01`;
+    await context.with(contextWith(), () =>
+      send((cb) =>
+        http.request(
+          { host: '127.0.0.1', port: server.port, path: '/lines', headers: { traceparent: [first, second], tracestate: ['foo=1,bar=2', 'baz=3'] } },
+          cb,
+        ),
+      ),
+    );
+    expect(server.last('traceparent')).toEqual([first]);
+    // The test server keeps each header line: both tracestate lines arrived, as the caller wrote them.
+    expect(server.last('tracestate')).toEqual(['foo=1,bar=2', 'baz=3']);
+  });
+
   it('cannot write into headers rendered in the constructor (array headers): counts it and sends the request as it was', async () => {
     await context.with(contextWith({ tenant: 'acme' }), () =>
       send((cb) => http.request({ host: '127.0.0.1', port: server.port, path: '/arr', headers: ['host', `127.0.0.1:${server.port}`, 'x-mine', '1'] }, cb)),

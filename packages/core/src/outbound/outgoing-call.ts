@@ -37,6 +37,9 @@ export interface OutgoingCall {
 
 const BAGGAGE_FIELD = 'baggage';
 const TRACEPARENT_FIELD = 'traceparent';
+// The one trace header that is a list: its lines are one list (W3C Trace Context §3.3.1.1), so
+// a kept tracestate goes on as the caller wrote it, every line.
+const TRACESTATE_FIELD = 'tracestate';
 
 /** A propagator's header names (lower case): trace headers first, then baggage headers. */
 interface Fields {
@@ -175,7 +178,7 @@ export function prepareOutgoingCall(config: OutboundConfig, target: OutgoingTarg
           const value = headers.get(name);
           if (value === undefined) continue;
           if (!decision.trace) headers.remove(name);
-          else if (Array.isArray(value)) headers.set(name, single(value, !keep)!);
+          else if (Array.isArray(value) && name !== TRACESTATE_FIELD) headers.set(name, single(value, !keep)!);
         }
         if (!decision.trace) reportTraceWithheld(decision, destination);
       } else {
