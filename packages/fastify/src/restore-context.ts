@@ -1,7 +1,7 @@
 /**
  * Context restoration for Fastify: every step of a request that runs user code (each later hook,
- * the error handler after the onError hooks, the route or not-found handler) runs in the request's latest
- * context, even when the step before it handed the request on from another one: a hook that
+ * the error handler after the onError hooks, the route or not-found handler) runs in the request's
+ * latest context, even when the step before it handed the request on from another one: a hook that
  * called `done` from a pooled client's callback, or a body parser that finished in one. Without
  * this, AsyncLocalStorage gives the rest of the request the context of whoever opened that
  * client's connection (none, or another request).
@@ -67,9 +67,11 @@ const RESTORED_HOOKS = ['onRequest', 'preParsing', 'preValidation', 'preHandler'
 
 /**
  * The plugin's own hooks, by the names Fastify's binding gives them: they need no wrapper (the
- * onRequest hook runs before the request has a scope; the onError hook restores by itself).
+ * onRequest hook runs before the request has a scope; the onError hook restores by itself). Only
+ * a saving: under a minifier that renames them, they are wrapped, and the wrappers find nothing
+ * to restore.
  */
-export const OWN_HOOK_NAMES: ReadonlySet<string> = new Set(['bound ctxpropOnRequest', 'bound ctxpropOnError']);
+const OWN_HOOK_NAMES: ReadonlySet<string> = new Set(['bound ctxpropOnRequest', 'bound ctxpropOnError']);
 
 const WRAPPED = Symbol('ctxprop.fastify.hooks-restoring');
 
