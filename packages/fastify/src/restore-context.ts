@@ -1,7 +1,7 @@
 /**
  * Context restoration for Fastify: every step of a request that runs user code (each later hook,
- * the error handler after the onError hooks, the route or not-found handler) runs in the request's
- * latest context, even when the step before it handed the request on from another one: a hook that
+ * a content-type parser, the error handler after the onError hooks, the route or not-found
+ * handler) runs in the request's latest context, even when the step before it handed the request on from another one: a hook that
  * called `done` from a pooled client's callback, or a body parser that finished in one. Without
  * this, AsyncLocalStorage gives the rest of the request the context of whoever opened that
  * client's connection (none, or another request).
@@ -75,12 +75,41 @@ const OWN_HOOK_NAMES: ReadonlySet<string> = new Set(['bound ctxpropOnRequest', '
 
 const WRAPPED = Symbol('ctxprop.fastify.hooks-restoring');
 
-type RouteContext = { [WRAPPED]?: true; handler?: LifecycleHook } & Partial<Record<(typeof RESTORED_HOOKS)[number], LifecycleHook[] | null>>;
+/** Fastify's content-type parser of an encapsulation context: `run` parses a request's body, then calls `handler`. */
+interface ContentTypeParser {
+  run?: ParserRun;
+}
 
-/** Wraps the hooks and handler of one route context, once. */
+type ParserRun = ((this: unknown, contentType: unknown, handler: unknown, request: FastifyRequest, reply: unknown) => unknown) & { [RESTORING]?: true };
+
+/**
+ * The app's content-type parsers run in the request's latest context: `run` calls a parser of the
+ * user's at once, and binds the rest of the request to the context it was called in.
+ */
+function restoringParserRun(run: ParserRun): ParserRun {
+  const restoring = function (this: unknown, contentType: unknown, handler: unknown, request: FastifyRequest, reply: unknown): unknown {
+    const restore = contextToRestore(request);
+    if (restore === undefined) return run.call(this, contentType, handler, request, reply);
+    return context.with(restore, run, this, contentType, handler, request, reply);
+  };
+  Object.defineProperty(restoring, RESTORING, { value: true });
+  return restoring;
+}
+
+type RouteContext = { [WRAPPED]?: true; handler?: LifecycleHook; contentTypeParser?: ContentTypeParser | null } & Partial<
+  Record<(typeof RESTORED_HOOKS)[number], LifecycleHook[] | null>
+>;
+
+/**
+ * Wraps the hooks and handler of one route context, once, and the `run` of its content-type
+ * parser (shared by the routes of an encapsulation context: an own property of that parser,
+ * wrapped once).
+ */
 function wrapRouteContext(routeContext: RouteContext): void {
   routeContext[WRAPPED] = true;
   if (typeof routeContext.handler === 'function' && !routeContext.handler[RESTORING]) routeContext.handler = restoringHook(routeContext.handler);
+  const parser = routeContext.contentTypeParser;
+  if (typeof parser === 'object' && parser !== null && typeof parser.run === 'function' && !parser.run[RESTORING]) parser.run = restoringParserRun(parser.run);
   for (const name of RESTORED_HOOKS) {
     const hooks = routeContext[name];
     if (!Array.isArray(hooks)) continue;

@@ -32,13 +32,15 @@ test('a request with no route context where Fastify 4 and 5 keep it: one warning
   expect(diagnosticsSnapshot()['internal.error']).toBeUndefined();
 });
 
-test("the route context found: its hooks and handler are wrapped once, keeping their names, and the plugin's own hooks are not", () => {
+test("the route context found: its hooks, handler and parser are wrapped once, keeping their names, and the plugin's own hooks are not", () => {
   const restore = createRouteContextRestorer();
   const key = Symbol('fastify.context');
   const userHook = function auditHook() {};
   const ownHook = function ctxpropOnRequest() {}.bind(null);
   const handler = function getUser() {};
-  const routeContext = { handler, onRequest: [ownHook, userHook], preHandler: null };
+  const run = function run() {};
+  const contentTypeParser = { run };
+  const routeContext = { handler, onRequest: [ownHook, userHook], preHandler: null, contentTypeParser };
   const request = { [key]: routeContext } as unknown as FastifyRequest;
   restore(request);
   const wrappedHandler = routeContext.handler;
@@ -48,9 +50,14 @@ test("the route context found: its hooks and handler are wrapped once, keeping t
   expect(wrappedHook).not.toBe(userHook);
   expect(routeContext.onRequest[0]).toBe(ownHook);
   expect(routeContext.preHandler).toBeNull();
-  // A second request of the same route leaves it as the first left it.
+  const wrappedRun = contentTypeParser.run;
+  expect(wrappedRun).not.toBe(run);
+  // A second request of the same route leaves it as the first left it; another route of the same
+  // encapsulation context shares its content-type parser, wrapped once.
   restore({ [key]: routeContext } as unknown as FastifyRequest);
   expect(routeContext.handler).toBe(wrappedHandler);
   expect(routeContext.onRequest[1]).toBe(wrappedHook);
+  restore({ [key]: { handler: function other() {}, contentTypeParser } } as unknown as FastifyRequest);
+  expect(contentTypeParser.run).toBe(wrappedRun);
   expect(warnings).toEqual([]);
 });

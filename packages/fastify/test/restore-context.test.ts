@@ -299,6 +299,31 @@ describe.each(FRAMEWORKS)('%s: done() called from a pooled connection\'s callbac
     expect(await missing.json()).toEqual({ handler: mine(13, 'gold'), hooks: { notFound: mine(13, 'gold') } });
   });
 
+  test("a content-type parser of the app's, reached after a hook that lost the context, parses in the request's context", async () => {
+    await start([['onRequest', pooled(pool)]], {
+      async routes(app) {
+        app.addContentTypeParser('text/plain', (request, payload, done) => {
+          SAW.set(request, { ...sawOf(request), parser: seen() });
+          let text = '';
+          payload.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          payload.on('end', () => done(null, text.toUpperCase()));
+        });
+        app.addContentTypeParser('application/x-order', async (request: FastifyRequest) => {
+          SAW.set(request, { ...sawOf(request), asyncParser: seen() });
+          return { order: 'parsed' };
+        });
+      },
+    });
+    const post = (n: number, type: string, body: string) =>
+      fetch(`${base}/hooks`, { method: 'POST', headers: { traceparent: traceparent(n), baggage: 'customer.tier=gold', 'content-type': type }, body });
+    expect(await (await post(14, 'text/plain', 'order 14')).json()).toEqual({ handler: mine(14, 'gold'), hooks: { parser: mine(14, 'gold') }, body: 'ORDER 14' });
+    expect(await (await post(15, 'application/x-order', '15')).json()).toEqual({
+      handler: mine(15, 'gold'),
+      hooks: { asyncParser: mine(15, 'gold') },
+      body: { order: 'parsed' },
+    });
+  });
+
   test('with restoreContext: false, a hook after the one that lost the context runs in the callback\'s', async () => {
     await start(
       [
