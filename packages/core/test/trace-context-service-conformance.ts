@@ -1,30 +1,10 @@
-// Test support: W3C Trace Context conformance of a whole service, end to end. A client sends a
-// request with chosen traceparent and tracestate header lines (names in any case, repeated lines,
-// OWS) over a real socket; the service under test, with ctxprop and the OpenTelemetry SDK, makes
-// one or more outbound calls to a callback server, which records the header lines it got. The
-// cases follow the scenarios of the W3C test suite (w3c/trace-context, test/test.py: the
-// names in brackets), written here from the specification's rules
+// Test support: W3C Trace Context conformance of a whole service, end to end (service-under-test.ts:
+// raw header lines in, what the service's outbound calls carried out), with ctxprop and the
+// OpenTelemetry SDK. The cases follow the scenarios of the W3C test suite (w3c/trace-context,
+// test/test.py: the names in brackets), written here from the specification's rules
 // (https://www.w3.org/TR/trace-context-2/), with expectations that are sometimes stricter than the
 // suite's: an invalid tracestate must leave no tracestate at all, not just lose the key asked about.
-import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
-
-/** A service under test: on `GET /call/:count` it calls `${callbackUrl}/${i}` for i < count, one after the other, then answers 200. */
-export interface ServiceUnderTest {
-  readonly url: string;
-  close(): Promise<void>;
-}
-
-export type StartService = (callbackUrl: string) => Promise<ServiceUnderTest>;
-
-/** What one outbound call carried: every traceparent and tracestate header line, in order. */
-interface Received {
-  readonly traceparent: string[];
-  readonly tracestate: string[];
-}
-
-type HeaderLines = ReadonlyArray<readonly [name: string, value: string]>;
+import { linesOf, type HeaderLines, type Received, type SendToService } from './service-under-test';
 
 const TRACE_ID = '12345678901234567890123456789012';
 const PARENT_ID = '1234567890123456';
@@ -42,8 +22,9 @@ interface Traceparent {
 
 /** The one traceparent an outbound call must carry, valid for version 00 and with non-zero ids. */
 function traceparentOf(received: Received): Traceparent {
-  expect(received.traceparent).toHaveLength(1);
-  const match = TRACEPARENT_00.exec(received.traceparent[0]!);
+  const lines = linesOf(received, 'traceparent');
+  expect(lines).toHaveLength(1);
+  const match = TRACEPARENT_00.exec(lines[0]!);
   expect(match).not.toBeNull();
   const [, traceId, parentId, flags] = match!;
   expect(traceId).not.toMatch(/^0+$/);
@@ -53,7 +34,7 @@ function traceparentOf(received: Received): Traceparent {
 
 /** The tracestate list members an outbound call carried, in order, as [key, value] pairs. */
 function tracestateOf(received: Received): Array<[string, string]> {
-  return received.tracestate
+  return linesOf(received, 'tracestate')
     .join(',')
     .split(',')
     .map((member) => member.replace(/^[ \t]+|[ \t]+$/g, ''))
@@ -234,61 +215,8 @@ const CASES: readonly Case[] = [
   stateCase('an empty value drops the whole tracestate [test_tracestate_value_illegal_characters]', withState('foo=,bar=3'), []),
 ];
 
-/**
- * Sends `GET path` with exactly these header lines (names, order, repeats and white space as
- * given) over a plain socket, as a client in another process would: not through node:http, whose
- * outgoing requests ctxprop's outbound propagation (on in this process) would adjust. Resolves
- * with the status code.
- */
-async function sendRaw(url: string, path: string, lines: HeaderLines): Promise<number> {
-  const { hostname, port } = new URL(url);
-  const socket = connect(Number(port), hostname);
-  await once(socket, 'connect');
-  const head = [`GET ${path} HTTP/1.1`, `Host: ${hostname}:${port}`, 'Connection: close', ...lines.map(([name, value]) => `${name}:${value}`)];
-  // Connection: close: the service closes the socket after its answer, which ends the loop below.
-  socket.write(`${head.join('\r\n')}\r\n\r\n`);
-  let response = '';
-  socket.setEncoding('latin1');
-  for await (const chunk of socket) response += chunk as string;
-  return Number(/^HTTP\/1\.1 (\d{3})/.exec(response)?.[1] ?? 0);
-}
-
-/** Runs the conformance cases against the service `start` starts (inside the calling test file's describe). */
-export function traceContextConformance(start: StartService): void {
-  let callbackServer: Server;
-  let service: ServiceUnderTest;
-  const received: Received[] = [];
-
-  beforeAll(async () => {
-    callbackServer = createServer((req, res) => {
-      const lines: Received = { traceparent: [], tracestate: [] };
-      for (let i = 0; i < req.rawHeaders.length; i += 2) {
-        const name = req.rawHeaders[i]!.toLowerCase();
-        if (name === 'traceparent' || name === 'tracestate') lines[name].push(req.rawHeaders[i + 1]!);
-      }
-      received.push(lines);
-      req.resume();
-      res.end('ok');
-    });
-    callbackServer.listen(0, '127.0.0.1');
-    await once(callbackServer, 'listening');
-    service = await start(`http://127.0.0.1:${(callbackServer.address() as AddressInfo).port}/callback`);
-  });
-
-  afterAll(async () => {
-    await service.close();
-    callbackServer.closeAllConnections();
-    await new Promise<void>((resolve) => callbackServer.close(() => resolve()));
-  });
-
-  /** Sends `inbound` to the service, which calls back `count` times; returns what each callback carried. */
-  async function send(inbound: HeaderLines, count = 1): Promise<Received[]> {
-    received.length = 0;
-    expect(await sendRaw(service.url, `/call/${count}`, inbound)).toBe(200);
-    expect(received).toHaveLength(count);
-    return [...received];
-  }
-
+/** Runs the conformance cases against a service (inside the calling test file's describe). */
+export function traceContextConformance(send: SendToService): void {
   test.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
     const [callback] = await send(c.inbound);
     c.check(callback!);

@@ -1,17 +1,20 @@
 // W3C Trace Context conformance of an Express service with @ctxprop/express and the OpenTelemetry
-// SDK (2.x), end to end over real sockets: the scenarios of the W3C test suite, in
-// core/test/trace-context-service-conformance.ts.
+// SDK (2.x), end to end over real sockets: the scenarios of the W3C Trace Context test suite
+// (core/test/trace-context-service-conformance.ts) and W3C Baggage's rules
+// (core/test/baggage-service-conformance.ts).
 import express from 'express';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ctxprop } from '@ctxprop/express';
 import { useRecordingTracer } from '../../core/test/recording-tracer';
+import { baggageConformance } from '../../core/test/baggage-service-conformance';
+import { useServiceUnderTest } from '../../core/test/service-under-test';
 import { traceContextConformance } from '../../core/test/trace-context-service-conformance';
 
 useRecordingTracer();
 
 describe('an Express 5 service with @ctxprop/express and the SDK', () => {
-  traceContextConformance(async (callbackUrl) => {
+  const send = useServiceUnderTest(async (callbackUrl) => {
     const app = express();
     const middleware = ctxprop();
     app.use(middleware);
@@ -30,4 +33,6 @@ describe('an Express 5 service with @ctxprop/express and the SDK', () => {
       },
     };
   });
+  describe('W3C Trace Context', () => traceContextConformance(send));
+  describe('W3C Baggage', () => baggageConformance(send));
 });

@@ -1,16 +1,19 @@
 // W3C Trace Context conformance of a Fastify service with @ctxprop/fastify and the OpenTelemetry
-// SDK (2.x), end to end over real sockets: the scenarios of the W3C test suite, in
-// core/test/trace-context-service-conformance.ts.
+// SDK (2.x), end to end over real sockets: the scenarios of the W3C Trace Context test suite
+// (core/test/trace-context-service-conformance.ts) and W3C Baggage's rules
+// (core/test/baggage-service-conformance.ts).
 import fastify from 'fastify';
 import { ctxprop } from '@ctxprop/fastify';
 import { useRecordingTracer } from '../../core/test/recording-tracer';
+import { baggageConformance } from '../../core/test/baggage-service-conformance';
+import { useServiceUnderTest } from '../../core/test/service-under-test';
 import { traceContextConformance } from '../../core/test/trace-context-service-conformance';
 import { listen } from './support/frameworks';
 
 useRecordingTracer();
 
 describe('a Fastify 5 service with @ctxprop/fastify and the SDK', () => {
-  traceContextConformance(async (callbackUrl) => {
+  const send = useServiceUnderTest(async (callbackUrl) => {
     const app = fastify();
     await app.register(ctxprop);
     app.get('/call/:count', async (request) => {
@@ -20,4 +23,6 @@ describe('a Fastify 5 service with @ctxprop/fastify and the SDK', () => {
     });
     return { url: await listen(app), close: () => app.close() };
   });
+  describe('W3C Trace Context', () => traceContextConformance(send));
+  describe('W3C Baggage', () => baggageConformance(send));
 });
