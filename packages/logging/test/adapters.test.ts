@@ -18,7 +18,8 @@ import fastify4 from 'fastify4';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createPooledConnection, type PooledConnection } from '../../core/test/pooled-connection';
-import { capturedPino, capturedWinston, type LogRecord } from './support/capture';
+import { pinoMixin } from '@ctxprop/logging';
+import { capturedPino, capturedWinston, LineSink, type LogRecord } from './support/capture';
 import { callAll } from './support/call-all';
 import { mismatches } from './support/expect-lines';
 import type { Served } from './support/servers';
@@ -142,5 +143,56 @@ describe.each(ADAPTERS)('%s, no SDK', (_name, serve) => {
       await served.close();
       await pool.close();
     }
+  });
+});
+
+describe("Fastify's own request logger (request.log) with @ctxprop/fastify", () => {
+  /** A Fastify 5 or 4 app logging through pino with the mixin to a captured sink; `setUp` adds hooks before the route. */
+  async function serveLogged(create: (options: object) => FastifyInstance, setUp: (app: FastifyInstance) => void, serverOptions: object = {}) {
+    const sink = new LineSink();
+    const app = create({ logger: { level: 'info', mixin: pinoMixin(OPTIONS), stream: sink }, ...serverOptions });
+    await app.register(ctxpropFastify);
+    setUp(app);
+    app.get('/orders/:n', async (request) => {
+      request.log.info('reading the order');
+      return { ok: true };
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    return { app, sink, url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` };
+  }
+
+  const CREATE: ReadonlyArray<[string, (options: object) => FastifyInstance]> = [
+    ['Fastify 5', (options) => fastify5(options)],
+    ['Fastify 4', (options) => fastify4(options) as unknown as FastifyInstance],
+  ];
+
+  test.each(CREATE)("%s: the handler's and 'request completed' lines carry the request's ids; Fastify's 'incoming request' line, written before any hook, does not", async (_name, create) => {
+    const { app, sink, url } = await serveLogged(create, () => undefined);
+    const sent = sentContext(1, '01');
+    await (await fetch(`${url}/orders/1`, { headers: sent.headers })).text();
+    await app.close();
+    const byMessage = new Map(sink.records().map((record) => [record.msg, record]));
+    for (const msg of ['reading the order', 'request completed']) {
+      expect([byMessage.get(msg)?.trace_id, byMessage.get(msg)?.span_id, byMessage.get(msg)?.['customer.tier']]).toEqual([sent.traceId, sent.parentId, sent.tier]);
+    }
+    expect(byMessage.get('incoming request')).toBeDefined();
+    expect(byMessage.get('incoming request')).not.toHaveProperty('trace_id');
+  });
+
+  test.each(CREATE)("%s: with disableRequestLogging and the README's two hooks, both request lines carry the ids", async (_name, create) => {
+    const { app, sink, url } = await serveLogged(
+      create,
+      (server) => {
+        server.addHook('onRequest', async (request) => request.log.info({ req: request }, 'incoming request'));
+        server.addHook('onResponse', async (request, reply) => request.log.info({ res: reply, responseTime: reply.elapsedTime }, 'request completed'));
+      },
+      { disableRequestLogging: true },
+    );
+    const sent = sentContext(2, '01');
+    await (await fetch(`${url}/orders/2`, { headers: sent.headers })).text();
+    await app.close();
+    const lines = sink.records().filter((record) => record.reqId !== undefined);
+    expect(lines.map((record) => record.msg)).toEqual(['incoming request', 'reading the order', 'request completed']);
+    for (const record of lines) expect([record.trace_id, record.span_id, record['customer.tier']]).toEqual([sent.traceId, sent.parentId, sent.tier]);
   });
 });
