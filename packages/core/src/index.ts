@@ -125,6 +125,7 @@ export { createInboundHandler } from './inbound/handler.js';
 export type { InboundHandler } from './inbound/handler.js';
 export type { InboundRequestAccessors } from './inbound/request-accessors.js';
 export { inboundScopeOf, InboundScope } from './inbound/request-scope.js';
+export { warnContextRestored } from './inbound/context-restored-warning.js';
 export type { ServerSpanOrigin } from './inbound/request-scope.js';
 export { finishWithResponse } from './inbound/finish-with-response.js';
 export type { ResponseLike } from './inbound/finish-with-response.js';

@@ -19,7 +19,7 @@
  * `next` and runs in the request's latest context (`InboundScope.contextToRestore`).
  */
 import { context, type Context } from '@opentelemetry/api';
-import { countDiagnostic, createActiveContextReader, inboundScopeOf, type InboundScope } from '@ctxprop/core';
+import { countDiagnostic, createActiveContextReader, inboundScopeOf, warnContextRestored, type InboundScope } from '@ctxprop/core';
 
 type LayerMethod = (this: unknown, ...args: unknown[]) => unknown;
 
@@ -85,11 +85,43 @@ export function notedScope(req: object): InboundScope<unknown> | undefined {
   return scope !== undefined && scope.request === req ? scope : undefined;
 }
 
+interface LayerLike {
+  readonly name?: unknown;
+  /** Set on the layer of a route (`app.get(path, …)`), which dispatches to the route's handlers. */
+  readonly route?: { readonly path?: unknown };
+  /** Set on the layers inside a route, one per handler. */
+  readonly method?: unknown;
+}
+
+/**
+ * The place a request came back to, for the warning, from the app's structure only (names and
+ * route paths, never what the client sent), so the places are few.
+ */
+function placeOf(layer: LayerLike, req: unknown, error: boolean): string {
+  const raw = typeof layer.name === 'string' ? layer.name : '';
+  const name = raw === '<anonymous>' ? '' : raw.startsWith('bound ') ? raw.slice('bound '.length) : raw;
+  const named = (kind: string, article: string) => (name === '' ? `${article} Express ${kind}` : `the Express ${kind} ${JSON.stringify(name)}`);
+  if (error) return named('error handler', 'an');
+  if (layer.route !== undefined && layer.route !== null) return `the Express route ${String(layer.route.path)}`;
+  if (typeof layer.method === 'string') return `${named('route handler', 'an')} of ${String((req as { route?: { path?: unknown } }).route?.path)}`;
+  return named('middleware', 'an');
+}
+
+/** Warns, once per place, that a request reached `layer` from another context. */
+function reportRestored(layer: unknown, req: unknown, error: boolean): void {
+  try {
+    warnContextRestored(placeOf((layer ?? {}) as LayerLike, req, error));
+  } catch {
+    countDiagnostic('internal.error');
+  }
+}
+
 // Two shapes, no rest arguments: these run for every middleware of every request.
 function wrapRequestMethod(original: LayerMethod, control: { active: boolean }): LayerMethod {
   return function (this: unknown, req: unknown, res: unknown, next: unknown): unknown {
     const restore = control.active ? contextToRestore(req, next) : undefined;
     if (restore === undefined) return original.call(this, req, res, next);
+    reportRestored(this, req, false);
     return context.with(restore, original, this, req, res, next);
   };
 }
@@ -98,6 +130,7 @@ function wrapErrorMethod(original: LayerMethod, control: { active: boolean }): L
   return function (this: unknown, error: unknown, req: unknown, res: unknown, next: unknown): unknown {
     const restore = control.active ? contextToRestore(req, next) : undefined;
     if (restore === undefined) return original.call(this, error, req, res, next);
+    reportRestored(this, req, true);
     return context.with(restore, original, this, error, req, res, next);
   };
 }

@@ -5,7 +5,7 @@
 // forward its trace and baggage downstream. The middleware puts each request's own context back.
 import request from 'supertest';
 import { context, propagation, type Baggage } from '@opentelemetry/api';
-import { diagnosticsSnapshot, InvalidOptionError, resetDiagnostics } from '@ctxprop/core';
+import { configureDiagnostics, diagnosticsSnapshot, InvalidOptionError, resetDiagnostics } from '@ctxprop/core';
 import { ctxprop, type CtxpropOptions } from '@ctxprop/express';
 import type { Express, NextFunction, Request, Response } from 'express';
 import { createPooledConnection, type PooledConnection } from '../../core/test/pooled-connection';
@@ -110,6 +110,37 @@ describe.each(EXPRESS_VERSIONS)('%s: next() called from a pooled connection\'s c
     expect(diagnosticsSnapshot()['context.restored']).toBe(2);
     const routed = await get('/router/item', 3, 'bronze').expect(200);
     expect(routed.body.handler).toEqual({ tier: 'bronze', traceId: traceIdOf(3), spanId: '00f067aa0ba902b7' });
+  });
+
+  it('warns once per place the request came back to, naming the route, the middleware or the handler', async () => {
+    const codes: string[] = [];
+    const messages: string[] = [];
+    configureDiagnostics({ warn: (message, code) => (codes.push(code), messages.push(message)) });
+    try {
+      await start();
+      await get('/handler', 30, 'gold').expect(200);
+      await get('/handler', 31, 'gold').expect(200);
+      await get('/route-level', 32, 'gold').expect(200);
+      await get('/error', 33, 'gold').expect(500);
+      await get('/router/item', 34, 'gold').expect(200);
+      expect(codes.map((code) => code.replace('CTXPROP_CONTEXT_RESTORED:', ''))).toEqual([
+        // The app-level middleware that waits on the pool is followed by the route's layer.
+        'the Express route /handler',
+        'the Express route /route-level',
+        // Inside the route: its first handler waits on the pool, its second is reached from it.
+        'an Express route handler of /route-level',
+        'the Express route /error',
+        // The route's handler passed an error on from the callback.
+        'an Express error handler',
+        // The mounted router, then the route inside it after the router's own pooled middleware.
+        'the Express middleware "router"',
+        'the Express route /item',
+      ]);
+      expect(codes.every((code) => code.startsWith('CTXPROP_CONTEXT_RESTORED:'))).toBe(true);
+      expect(messages[0]).toContain('context.bind(context.active(), callback)');
+    } finally {
+      configureDiagnostics({ warn: (message, code) => process.emitWarning(message, { type: 'CtxpropWarning', code }) });
+    }
   });
 
   it('restores it after a param callback that calls next() from the callback', async () => {

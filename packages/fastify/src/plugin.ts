@@ -26,7 +26,7 @@ import type {
 import fp from 'fastify-plugin';
 import { fastifyAccessors, fastifyRoute } from './request-accessors.js';
 import { attachScope, decorateRequests, scopeOf } from './request-properties.js';
-import { contextToRestore, createRouteContextRestorer } from './restore-context.js';
+import { contextToRestore, createRouteContextRestorer, reportRestored } from './restore-context.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from './version.js';
 
 /**
@@ -81,6 +81,7 @@ function ctxpropOnError(request: FastifyRequest, _reply: FastifyReply, error: Fa
   scopeOf(request)?.recordException(error);
   const restore = contextToRestore(request);
   if (restore === undefined) return done();
+  reportRestored('the error handler', request);
   context.with(restore, done);
 }
 

@@ -14,8 +14,9 @@
  * handler from the route context when it calls it.
  */
 import { context, type Context } from '@opentelemetry/api';
-import { countDiagnostic, createActiveContextReader, warnOnce } from '@ctxprop/core';
+import { countDiagnostic, createActiveContextReader, warnContextRestored, warnOnce } from '@ctxprop/core';
 import type { FastifyRequest } from 'fastify';
+import { fastifyRoute } from './request-accessors.js';
 import { scopeOf } from './request-properties.js';
 
 const activeContext = createActiveContextReader();
@@ -37,6 +38,31 @@ export function contextToRestore(request: FastifyRequest): Context | undefined {
   }
 }
 
+/**
+ * Where `request` came back to its context, for the warning: `step` of the route by its method and
+ * template, or of the not-found handler. Made of the app's structure only, never of what the
+ * client sent (a not-found request's method could be anything), so the places are few.
+ */
+function placeOf(step: string, request: FastifyRequest): string {
+  const route = fastifyRoute(request);
+  return route === undefined ? `${step} of the not-found handler` : `${step} of ${request.method} ${route}`;
+}
+
+/** Warns, once per place, that `request` reached `step` from another context. */
+export function reportRestored(step: string, request: FastifyRequest): void {
+  try {
+    warnContextRestored(placeOf(step, request));
+  } catch {
+    countDiagnostic('internal.error');
+  }
+}
+
+/** How the warning names a hook: `the preHandler hook "auditHook"`, or `a preHandler hook` for an anonymous one. */
+function hookStep(stage: string, hook: { readonly name: string }): string {
+  const name = hook.name.startsWith('bound ') ? hook.name.slice('bound '.length) : hook.name;
+  return name === '' ? `a ${stage} hook` : `the ${stage} hook ${JSON.stringify(name)}`;
+}
+
 const RESTORING = Symbol('ctxprop.fastify.restoring');
 
 type LifecycleHook = ((this: unknown, request: FastifyRequest, a?: unknown, b?: unknown, c?: unknown) => unknown) & { [RESTORING]?: true };
@@ -46,10 +72,11 @@ type LifecycleHook = ((this: unknown, request: FastifyRequest, a?: unknown, b?: 
  * handler takes the request first; the rest are `(reply)`, `(reply, done)`,
  * `(reply, payload, done)` or `(reply, error, done)`, and are passed on as they came.
  */
-function restoringHook(hook: LifecycleHook): LifecycleHook {
+function restoringHook(hook: LifecycleHook, step: string): LifecycleHook {
   const restoring = function (this: unknown, request: FastifyRequest, a?: unknown, b?: unknown, c?: unknown): unknown {
     const restore = contextToRestore(request);
     if (restore === undefined) return hook.call(this, request, a, b, c);
+    reportRestored(step, request);
     return context.with(restore, hook, this, request, a, b, c);
   };
   // Fastify names hooks in its errors and logs, and a hook marked restoring is never wrapped twice.
@@ -90,6 +117,7 @@ function restoringParserRun(run: ParserRun): ParserRun {
   const restoring = function (this: unknown, contentType: unknown, handler: unknown, request: FastifyRequest, reply: unknown): unknown {
     const restore = contextToRestore(request);
     if (restore === undefined) return run.call(this, contentType, handler, request, reply);
+    reportRestored('the content-type parser', request);
     return context.with(restore, run, this, contentType, handler, request, reply);
   };
   Object.defineProperty(restoring, RESTORING, { value: true });
@@ -107,7 +135,7 @@ type RouteContext = { [WRAPPED]?: true; handler?: LifecycleHook; contentTypePars
  */
 function wrapRouteContext(routeContext: RouteContext): void {
   routeContext[WRAPPED] = true;
-  if (typeof routeContext.handler === 'function' && !routeContext.handler[RESTORING]) routeContext.handler = restoringHook(routeContext.handler);
+  if (typeof routeContext.handler === 'function' && !routeContext.handler[RESTORING]) routeContext.handler = restoringHook(routeContext.handler, 'the handler');
   const parser = routeContext.contentTypeParser;
   if (typeof parser === 'object' && parser !== null && typeof parser.run === 'function' && !parser.run[RESTORING]) parser.run = restoringParserRun(parser.run);
   for (const name of RESTORED_HOOKS) {
@@ -116,7 +144,7 @@ function wrapRouteContext(routeContext: RouteContext): void {
     for (let i = 0; i < hooks.length; i++) {
       const hook = hooks[i];
       if (typeof hook !== 'function' || hook[RESTORING] || OWN_HOOK_NAMES.has(hook.name)) continue;
-      hooks[i] = restoringHook(hook);
+      hooks[i] = restoringHook(hook, hookStep(name, hook));
     }
   }
 }

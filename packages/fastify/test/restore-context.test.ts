@@ -7,7 +7,7 @@
  */
 import { context, propagation, trace, type Baggage } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions, HookHandlerDoneFunction } from 'fastify';
-import { diagnosticsSnapshot, resetDiagnostics } from '@ctxprop/core';
+import { configureDiagnostics, diagnosticsSnapshot, resetDiagnostics } from '@ctxprop/core';
 import { ctxprop, type CtxpropOptions } from '@ctxprop/fastify';
 import { createPooledConnection, type PooledConnection } from '../../core/test/pooled-connection';
 import { FRAMEWORKS, listen, startDownstream, type Downstream } from './support/frameworks';
@@ -322,6 +322,37 @@ describe.each(FRAMEWORKS)('%s: done() called from a pooled connection\'s callbac
       hooks: { asyncParser: mine(15, 'gold') },
       body: { order: 'parsed' },
     });
+  });
+
+  test('warns once per place the request came back to, naming the hook, the handler or the parser and the route', async () => {
+    const warnings: Array<{ code: string; message: string }> = [];
+    configureDiagnostics({ warn: (message, code) => warnings.push({ code, message }) });
+    try {
+      await start([['onRequest', pooled(pool)]], {
+        async routes(app) {
+          app.get('/audited', { preHandler: function auditHook(_request, _reply, done) {
+            done();
+          } }, async () => 'audited');
+          app.addContentTypeParser('text/plain', function parseText(_request, payload, done) {
+            payload.resume();
+            payload.on('end', () => done(null, 'parsed'));
+          });
+        },
+      });
+      for (let n = 20; n < 23; n++) await call('/', n, 'gold');
+      const headers = { traceparent: traceparent(23), baggage: 'customer.tier=gold' };
+      expect((await fetch(`${base}/audited`, { headers })).status).toBe(200);
+      expect((await fetch(`${base}/hooks`, { method: 'POST', headers: { ...headers, 'content-type': 'text/plain' }, body: 'x' })).status).toBe(200);
+      expect(diagnosticsSnapshot()['context.restored']).toBe(5);
+      expect(warnings.map(({ code }) => code)).toEqual([
+        'CTXPROP_CONTEXT_RESTORED:the handler of GET /',
+        'CTXPROP_CONTEXT_RESTORED:the preHandler hook "auditHook" of GET /audited',
+        'CTXPROP_CONTEXT_RESTORED:the content-type parser of POST /hooks',
+      ]);
+      expect(warnings[0]!.message).toContain('bind the callback with context.bind(context.active(), callback)');
+    } finally {
+      configureDiagnostics({ warn: (message, code) => process.emitWarning(message, { type: 'CtxpropWarning', code }) });
+    }
   });
 
   test('with restoreContext: false, a hook after the one that lost the context runs in the callback\'s', async () => {
