@@ -179,6 +179,12 @@ describe('InboundScope.contextToRestore()', () => {
     expect(diagnosticsSnapshot()['context.restored']).toBe(2);
   });
 
+  it('gives the latest context without counting for a step that never had it (handOff false)', () => {
+    const scope = handlerFor().start(fakeRequest({ baggage: 'a=1' }))!;
+    expect(scope.contextToRestore(ROOT_CONTEXT, false)).toBe(scope.context);
+    expect(diagnosticsSnapshot()['context.restored']).toBeUndefined();
+  });
+
   it('answers undefined whatever the context with restoreContext: false', () => {
     const scope = handlerFor({ restoreContext: false }).start(fakeRequest())!;
     expect(scope.contextToRestore(ROOT_CONTEXT)).toBeUndefined();

@@ -27,11 +27,11 @@ const activeContext = createActiveContextReader();
  * added a span or baggage with `context.with`: that is kept, and is what a later restore goes back
  * to).
  */
-export function contextToRestore(request: FastifyRequest): Context | undefined {
+export function contextToRestore(request: FastifyRequest, handOff = true): Context | undefined {
   const scope = scopeOf(request);
   if (scope === null) return undefined;
   try {
-    return scope.contextToRestore(activeContext());
+    return scope.contextToRestore(activeContext(), handOff);
   } catch {
     countDiagnostic('internal.error');
     return undefined;
@@ -72,11 +72,11 @@ type LifecycleHook = ((this: unknown, request: FastifyRequest, a?: unknown, b?: 
  * handler takes the request first; the rest are `(reply)`, `(reply, done)`,
  * `(reply, payload, done)` or `(reply, error, done)`, and are passed on as they came.
  */
-function restoringHook(hook: LifecycleHook, step: string): LifecycleHook {
+function restoringHook(hook: LifecycleHook, step: string, handOff = true): LifecycleHook {
   const restoring = function (this: unknown, request: FastifyRequest, a?: unknown, b?: unknown, c?: unknown): unknown {
-    const restore = contextToRestore(request);
+    const restore = contextToRestore(request, handOff);
     if (restore === undefined) return hook.call(this, request, a, b, c);
-    reportRestored(step, request);
+    if (handOff) reportRestored(step, request);
     return context.with(restore, hook, this, request, a, b, c);
   };
   // Fastify names hooks in its errors and logs, and a hook marked restoring is never wrapped twice.
@@ -144,7 +144,9 @@ function wrapRouteContext(routeContext: RouteContext): void {
     for (let i = 0; i < hooks.length; i++) {
       const hook = hooks[i];
       if (typeof hook !== 'function' || hook[RESTORING] || OWN_HOOK_NAMES.has(hook.name)) continue;
-      hooks[i] = restoringHook(hook, hookStep(name, hook));
+      // onTimeout hooks run from the socket's timeout, which never had the request's context:
+      // put it back, but nothing lost it, so nothing to count or warn about.
+      hooks[i] = restoringHook(hook, hookStep(name, hook), name !== 'onTimeout');
     }
   }
 }

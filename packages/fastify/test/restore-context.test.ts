@@ -276,6 +276,8 @@ describe.each(FRAMEWORKS)('%s: done() called from a pooled connection\'s callbac
     await start([['onTimeout', onTimeout]], { server: { connectionTimeout: 100 } });
     await expect(fetch(`${base}/slow`, { headers: { traceparent: traceparent(10), baggage: 'customer.tier=gold' } })).rejects.toThrow();
     expect(timeouts).toEqual([mine(10, 'gold')]);
+    // Nothing handed the request on from another context: the socket's timeout never had it.
+    expect(diagnosticsSnapshot()['context.restored']).toBeUndefined();
   });
 
   test("an encapsulated plugin's hooks, a route's own hooks and a not-found handler run in the request's context", async () => {

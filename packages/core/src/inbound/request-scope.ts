@@ -187,14 +187,18 @@ export class InboundScope<Request = unknown> implements BaggageHolder {
    * the request on from another context, typically the callback of a client whose connection
    * was opened elsewhere: returns the latest context noted, to run the next step in, and counts
    * `context.restored`. Always `undefined` where the adapter's `restoreContext` option is off.
+   *
+   * @param handOff `false` for a step the framework runs from an event that never was in the
+   *   request's context (Fastify's onTimeout hooks, run from the socket's timeout): the latest
+   *   context is returned the same, but nothing handed the request on, and nothing is counted.
    */
-  contextToRestore(active: Context): Context | undefined {
+  contextToRestore(active: Context, handOff = true): Context | undefined {
     if (!this.#runtime.options.restoreContext) return undefined;
     if (scopeHolderOf(active) === this) {
       this.#latest = active;
       return undefined;
     }
-    countDiagnostic('context.restored');
+    if (handOff) countDiagnostic('context.restored');
     return this.#latest;
   }
 
