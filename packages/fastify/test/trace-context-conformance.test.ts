@@ -1,20 +1,19 @@
-// W3C Trace Context conformance of a Fastify service with @ctxprop/fastify and the OpenTelemetry
-// SDK (2.x), end to end over real sockets: the scenarios of the W3C Trace Context test suite
-// (core/test/trace-context-service-conformance.ts) and W3C Baggage's rules
+// W3C Trace Context conformance of Fastify 4 and 5 services with @ctxprop/fastify and the
+// OpenTelemetry SDK (2.x), end to end over real sockets: the scenarios of the W3C Trace Context
+// test suite (core/test/trace-context-service-conformance.ts) and W3C Baggage's rules
 // (core/test/baggage-service-conformance.ts).
-import fastify from 'fastify';
 import { ctxprop } from '@ctxprop/fastify';
 import { useRecordingTracer } from '../../core/test/recording-tracer';
 import { baggageConformance } from '../../core/test/baggage-service-conformance';
 import { useServiceUnderTest } from '../../core/test/service-under-test';
 import { traceContextConformance } from '../../core/test/trace-context-service-conformance';
-import { listen } from './support/frameworks';
+import { FRAMEWORKS, listen } from './support/frameworks';
 
 useRecordingTracer();
 
-describe('a Fastify 5 service with @ctxprop/fastify and the SDK', () => {
+describe.each(FRAMEWORKS)('a %s service with @ctxprop/fastify and the SDK', (_name, createApp) => {
   const send = useServiceUnderTest(async (callbackUrl) => {
-    const app = fastify();
+    const app = createApp();
     await app.register(ctxprop);
     app.get('/call/:count', async (request) => {
       const count = Number((request.params as { count: string }).count);
