@@ -26,7 +26,7 @@ import type {
 import fp from 'fastify-plugin';
 import { fastifyAccessors, fastifyRoute } from './request-accessors.js';
 import { attachScope, decorateRequests, scopeOf } from './request-properties.js';
-import { contextToRestore, createRouteContextRestorer, reportRestored } from './restore-context.js';
+import { contextToRestore, createRouteContextRestorer } from './restore-context.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from './version.js';
 
 /**
@@ -79,9 +79,8 @@ function setUp(handler: InboundHandler<FastifyRequest>, request: FastifyRequest,
  */
 function ctxpropOnError(request: FastifyRequest, _reply: FastifyReply, error: FastifyError, done: () => void): void {
   scopeOf(request)?.recordException(error);
-  const restore = contextToRestore(request);
+  const restore = contextToRestore(request, 'the error handler');
   if (restore === undefined) return done();
-  reportRestored('the error handler', request);
   context.with(restore, done);
 }
 

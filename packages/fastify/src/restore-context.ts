@@ -22,23 +22,6 @@ import { scopeOf } from './request-properties.js';
 const activeContext = createActiveContextReader();
 
 /**
- * The context to run the next step of `request` in, when the step before handed it on from
- * another context. Undefined when the active context is the request's, or derived from it (a hook
- * added a span or baggage with `context.with`: that is kept, and is what a later restore goes back
- * to).
- */
-export function contextToRestore(request: FastifyRequest, handOff = true): Context | undefined {
-  const scope = scopeOf(request);
-  if (scope === null) return undefined;
-  try {
-    return scope.contextToRestore(activeContext(), handOff);
-  } catch {
-    countDiagnostic('internal.error');
-    return undefined;
-  }
-}
-
-/**
  * Where `request` came back to its context, for the warning: `step` of the route by its method and
  * template, or of the not-found handler. Made of the app's structure only, never of what the
  * client sent (a not-found request's method could be anything), so the places are few.
@@ -48,12 +31,24 @@ function placeOf(step: string, request: FastifyRequest): string {
   return route === undefined ? `${step} of the not-found handler` : `${step} of ${request.method} ${route}`;
 }
 
-/** Warns, once per place, that `request` reached `step` from another context. */
-export function reportRestored(step: string, request: FastifyRequest): void {
+/**
+ * The context to run `step` of `request` in, when the step before handed the request on from
+ * another context: counted, and warned about once per place. Undefined when the active context is
+ * the request's, or derived from it (a hook added a span or baggage with `context.with`: that is
+ * kept, and is what a later restore goes back to). `step` undefined: a step run from an event that
+ * never had the request's context (onTimeout, from the socket's timeout), put back without a count
+ * or a warning.
+ */
+export function contextToRestore(request: FastifyRequest, step: string | undefined): Context | undefined {
+  const scope = scopeOf(request);
+  if (scope === null) return undefined;
   try {
-    warnContextRestored(placeOf(step, request));
+    const restore = scope.contextToRestore(activeContext(), step !== undefined);
+    if (restore !== undefined && step !== undefined) warnContextRestored(placeOf(step, request));
+    return restore;
   } catch {
     countDiagnostic('internal.error');
+    return undefined;
   }
 }
 
@@ -72,11 +67,10 @@ type LifecycleHook = ((this: unknown, request: FastifyRequest, a?: unknown, b?: 
  * handler takes the request first; the rest are `(reply)`, `(reply, done)`,
  * `(reply, payload, done)` or `(reply, error, done)`, and are passed on as they came.
  */
-function restoringHook(hook: LifecycleHook, step: string, handOff = true): LifecycleHook {
+function restoringHook(hook: LifecycleHook, step: string | undefined): LifecycleHook {
   const restoring = function (this: unknown, request: FastifyRequest, a?: unknown, b?: unknown, c?: unknown): unknown {
-    const restore = contextToRestore(request, handOff);
+    const restore = contextToRestore(request, step);
     if (restore === undefined) return hook.call(this, request, a, b, c);
-    if (handOff) reportRestored(step, request);
     return context.with(restore, hook, this, request, a, b, c);
   };
   // Fastify names hooks in its errors and logs, and a hook marked restoring is never wrapped twice.
@@ -115,9 +109,8 @@ type ParserRun = ((this: unknown, contentType: unknown, handler: unknown, reques
  */
 function restoringParserRun(run: ParserRun): ParserRun {
   const restoring = function (this: unknown, contentType: unknown, handler: unknown, request: FastifyRequest, reply: unknown): unknown {
-    const restore = contextToRestore(request);
+    const restore = contextToRestore(request, 'the content-type parser');
     if (restore === undefined) return run.call(this, contentType, handler, request, reply);
-    reportRestored('the content-type parser', request);
     return context.with(restore, run, this, contentType, handler, request, reply);
   };
   Object.defineProperty(restoring, RESTORING, { value: true });
@@ -146,7 +139,7 @@ function wrapRouteContext(routeContext: RouteContext): void {
       if (typeof hook !== 'function' || hook[RESTORING] || OWN_HOOK_NAMES.has(hook.name)) continue;
       // onTimeout hooks run from the socket's timeout, which never had the request's context:
       // put it back, but nothing lost it, so nothing to count or warn about.
-      hooks[i] = restoringHook(hook, hookStep(name, hook), name !== 'onTimeout');
+      hooks[i] = restoringHook(hook, name === 'onTimeout' ? undefined : hookStep(name, hook));
     }
   }
 }
