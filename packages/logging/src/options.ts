@@ -179,10 +179,12 @@ export function resolveOptions(
     if (resolved !== undefined && key !== undefined) staticFields.push([key, resolved]);
   }
 
-  const baggageKeys = opts.baggageKeys ?? [];
-  if (!Array.isArray(baggageKeys) || baggageKeys.some((key) => typeof key !== 'string' || key.length === 0)) {
-    throw new InvalidOptionError('baggageKeys', 'an array of non-empty strings', baggageKeys, 'List the baggage keys to log, e.g. ["customer.tier"].');
+  const listedKeys = opts.baggageKeys ?? [];
+  if (!Array.isArray(listedKeys) || listedKeys.some((key) => typeof key !== 'string' || key.length === 0)) {
+    throw new InvalidOptionError('baggageKeys', 'an array of non-empty strings', listedKeys, 'List the baggage keys to log, e.g. ["customer.tier"].');
   }
+  // A key listed twice is logged once.
+  const baggageKeys = [...new Set(listedKeys)];
   const baggagePrefix = opts.baggagePrefix ?? '';
   if (typeof baggagePrefix !== 'string') {
     throw new InvalidOptionError('baggagePrefix', 'a string', baggagePrefix, 'Use e.g. "baggage." or leave it out.');
@@ -218,7 +220,7 @@ export function resolveOptions(
     spanIdEncoding: definition.spanIdEncoding,
     projectId,
     staticFields,
-    baggageKeys: [...baggageKeys],
+    baggageKeys,
     baggageFieldNames,
     sensitiveDataGuard: guard,
     zeros: whenNoContext === 'zeros',

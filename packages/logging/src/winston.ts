@@ -17,6 +17,38 @@ const CAPTURED_CONTEXT = Symbol.for('ctxprop.logging.winston.context');
 const PATCHED = Symbol.for('ctxprop.logging.winston.patched');
 
 /**
+ * What an entry carries from the log call to a format that runs later. winston copies an entry's
+ * own enumerable properties, symbols included, to each transport, so the captured context must be
+ * one of them to reach a transport's format; a transport without the format prints whatever it is
+ * given (`format.prettyPrint()` prints symbol keys). So the entry holds this opaque holder, which
+ * prints as a label and serializes to nothing, and never the context itself, whose baggage may
+ * hold values the sensitive-data guard keeps out of logs.
+ */
+class CapturedContext {
+  readonly #context: Context;
+
+  constructor(captured: Context) {
+    this.#context = captured;
+  }
+
+  get context(): Context {
+    return this.#context;
+  }
+
+  toJSON(): undefined {
+    return undefined;
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return '[the log call\'s context]';
+  }
+}
+
+// The fields each format last wrote into an entry: a caller that logs the same object again
+// (`logger.log(heartbeat)`) gets this call's fields, not the ones left from the last call.
+const written = new WeakMap<object, Record<string, unknown>>();
+
+/**
  * A winston (logform) format: an object with `transform(info)`, accepted by `format.combine()`,
  * `createLogger({ format })` and a transport's `format`.
  *
@@ -67,10 +99,18 @@ export function winstonFormat(options?: TraceFieldsOptions): WinstonTraceFormat 
     options: options ?? {},
     transform<T extends object>(info: T): T {
       const entry = info as Record<string | symbol, unknown>;
-      const captured = entry[CAPTURED_CONTEXT] as Context | undefined;
+      const captured = entry[CAPTURED_CONTEXT];
       if (captured !== undefined) delete entry[CAPTURED_CONTEXT];
-      const fields = fieldsOf(captured ?? context.active());
-      for (const key in fields) if (entry[key] === undefined) entry[key] = fields[key];
+      const fields = fieldsOf(captured instanceof CapturedContext ? captured.context : context.active());
+      const previous = written.get(entry);
+      if (previous !== undefined) {
+        // Fields a previous call wrote and nobody changed since are this format's, not the caller's.
+        for (const key in previous) if (entry[key] === previous[key] && !(key in fields)) delete entry[key];
+      }
+      for (const key in fields) {
+        if (entry[key] === undefined || (previous !== undefined && entry[key] === previous[key])) entry[key] = fields[key];
+      }
+      written.set(entry, fields);
       return info;
     },
   };
@@ -95,8 +135,10 @@ export function captureWinstonContext<L extends WinstonLoggerLike>(logger: L): L
   const original = logger.write;
   if ((original as unknown as Record<symbol, unknown>)[PATCHED] === true) return logger;
   const write = function ctxpropCaptureContext(this: unknown, chunk: unknown, ...rest: unknown[]): boolean {
-    if (chunk !== null && typeof chunk === 'object' && !(CAPTURED_CONTEXT in chunk)) {
-      (chunk as Record<symbol, unknown>)[CAPTURED_CONTEXT] = context.active();
+    // Always this call's context: an entry logged again still holds the last call's, when no
+    // format took it off (a child logger's write calls its parent's within the same call).
+    if (chunk !== null && typeof chunk === 'object') {
+      (chunk as Record<symbol, unknown>)[CAPTURED_CONTEXT] = new CapturedContext(context.active());
     }
     return original.call(this, chunk, ...rest);
   };

@@ -33,6 +33,11 @@ describe('baggageKeys', () => {
     expect(fields(withBaggage({ 'customer.tier': 'gold', tenant: 'acme', 'user.id': 'u-1' }))).toEqual({ 'customer.tier': 'gold', tenant: 'acme' });
   });
 
+  it('takes a key listed twice once', () => {
+    const fields = createTraceFields({ baggageKeys: ['tenant', 'customer.tier', 'tenant'] });
+    expect(fields(withBaggage({ 'customer.tier': 'gold', tenant: 'acme' }))).toEqual({ tenant: 'acme', 'customer.tier': 'gold' });
+  });
+
   it('puts the prefix before each field name', () => {
     const fields = createTraceFields({ baggageKeys: ['customer.tier'], baggagePrefix: 'baggage.' });
     expect(fields(withBaggage({ 'customer.tier': 'gold' }))).toEqual({ 'baggage.customer.tier': 'gold' });

@@ -3,7 +3,7 @@
  * the log call when transports keep up; with a slow transport winston runs formats later, and
  * captureWinstonContext() keeps each entry on its caller's context (issue #5, winston).
  */
-import { context, ROOT_CONTEXT, trace, type Context } from '@opentelemetry/api';
+import { context, propagation, ROOT_CONTEXT, trace, type Context } from '@opentelemetry/api';
 import { ensureContextManager } from '@ctxprop/core';
 import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
@@ -16,6 +16,8 @@ ensureContextManager();
 const MESSAGE = Symbol.for('message');
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const SPAN_ID = '00f067aa0ba902b7';
+const OTHER_TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
+const OTHER_SPAN_ID = 'b7ad6b7169203331';
 
 function remote(traceId: string, spanId: string): Context {
   return trace.setSpanContext(ROOT_CONTEXT, { traceId, spanId, traceFlags: 1, isRemote: true });
@@ -99,6 +101,29 @@ describe('winstonFormat()', () => {
     });
   });
 
+  it('reads the context of each log call when the caller logs the same object again', () => {
+    const { logger, sink } = capturedWinston();
+    const heartbeat = { level: 'info', message: 'heartbeat' };
+    context.with(remote(TRACE_ID, SPAN_ID), () => logger.log(heartbeat));
+    context.with(remote(OTHER_TRACE_ID, OTHER_SPAN_ID), () => logger.log(heartbeat));
+    logger.log(heartbeat);
+    const [first, second, outside] = sink.records();
+    expect(first).toMatchObject({ trace_id: TRACE_ID, span_id: SPAN_ID });
+    expect(second).toMatchObject({ trace_id: OTHER_TRACE_ID, span_id: OTHER_SPAN_ID });
+    expect(outside).toEqual({ level: 'info', message: 'heartbeat' });
+  });
+
+  it('still keeps a field the caller set on an object it logs again', () => {
+    const { logger, sink } = capturedWinston();
+    const entry = { level: 'info', message: 'replayed', span_id: 'from-the-caller' };
+    context.with(remote(TRACE_ID, SPAN_ID), () => logger.log(entry));
+    context.with(remote(OTHER_TRACE_ID, OTHER_SPAN_ID), () => logger.log(entry));
+    expect(sink.records().map((record) => [record.trace_id, record.span_id])).toEqual([
+      [TRACE_ID, 'from-the-caller'],
+      [OTHER_TRACE_ID, 'from-the-caller'],
+    ]);
+  });
+
   it('writes no fields outside any trace context', () => {
     const { logger, sink } = capturedWinston();
     logger.info('idle');
@@ -139,5 +164,42 @@ describe('behind a slow transport', () => {
     await until(() => transport.records.length === COUNT);
     expect(transport.records.every((record) => record.component === 'orders')).toBe(true);
     expect(transport.records.filter((record) => record.trace_id !== traces.get(record.n as number))).toEqual([]);
+  });
+});
+
+describe('captureWinstonContext()', () => {
+  /** A transport that keeps each formatted line as winston hands it over. */
+  class MemoryTransport extends TransportBase {
+    readonly lines: string[] = [];
+
+    override log(info: Record<string | symbol, unknown>, callback: () => void): void {
+      this.lines.push(info[MESSAGE] as string);
+      callback();
+    }
+  }
+
+  it('keeps the captured context out of a transport whose format does not take it (prettyPrint prints every field)', () => {
+    const withIds = new MemoryTransport();
+    withIds.format = winston.format.combine(winstonFormat(), winston.format.json());
+    const pretty = new MemoryTransport();
+    pretty.format = winston.format.prettyPrint();
+    const logger = captureWinstonContext(winston.createLogger({ transports: [withIds, pretty] }));
+    const secret = propagation.setBaggage(remote(TRACE_ID, SPAN_ID), propagation.createBaggage({ 'user.token': { value: 'secret-abc' } }));
+    context.with(secret, () => logger.info('hello'));
+    expect(JSON.parse(withIds.lines[0]!)).toMatchObject({ message: 'hello', trace_id: TRACE_ID });
+    expect(pretty.lines[0]).toContain('hello');
+    expect(pretty.lines[0]).not.toContain('secret-abc');
+    expect(pretty.lines[0]).not.toContain(TRACE_ID);
+  });
+
+  it('captures the context of each log call when the caller logs the same object again (the format on a transport)', async () => {
+    const transport = new SlowTransport(1);
+    transport.format = winston.format.combine(winstonFormat(), winston.format.json());
+    const logger = captureWinstonContext(winston.createLogger({ transports: [transport] }));
+    const heartbeat = { level: 'info', message: 'heartbeat' };
+    context.with(remote(TRACE_ID, SPAN_ID), () => logger.log(heartbeat));
+    context.with(remote(OTHER_TRACE_ID, OTHER_SPAN_ID), () => logger.log(heartbeat));
+    await until(() => transport.records.length === 2);
+    expect(transport.records.map((record) => record.trace_id)).toEqual([TRACE_ID, OTHER_TRACE_ID]);
   });
 });
