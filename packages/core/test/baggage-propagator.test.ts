@@ -56,6 +56,11 @@ describe('BaggagePropagator', () => {
       expect(valuesOf(extract(carrier))).toEqual({ a: '1', b: '2' });
     });
 
+    it('§3: combines baggage lines held in two cases in a plain object, as it combines an array', () => {
+      expect(valuesOf(extract({ baggage: 'a=1', Baggage: 'b=2' }))).toEqual({ a: '1', b: '2' });
+      expect(valuesOf(extract(new Map([['baggage', 'a=1'], ['BAGGAGE', 'b=2']])))).toEqual({ a: '1', b: '2' });
+    });
+
     it('uses a custom getter when one is given', () => {
       const getter: TextMapGetter<Map<string, string>> = { keys: (c) => [...c.keys()], get: (c, key) => c.get(`x-${key}`) };
       const ctx = propagator.extract(ROOT_CONTEXT, new Map([['x-baggage', 'a=1']]), getter);

@@ -22,6 +22,13 @@ describe('readHeader()', () => {
     expect(readHeader({ baggage: ['a=1', Buffer.from('b=2')] }, 'baggage')).toEqual(['a=1', 'b=2']);
   });
 
+  it('returns every line of a header held under several spellings of its name (plain objects and Maps)', () => {
+    expect(readHeader({ baggage: 'a=1', Baggage: ['b=2', 'c=3'], BAGGAGE: Buffer.from('d=4') }, 'baggage')).toEqual(['a=1', 'b=2', 'c=3', 'd=4']);
+    expect(readHeader({ Baggage: 'a=1', baggage: 'b=2' }, 'Baggage')).toEqual(['a=1', 'b=2']);
+    expect(readHeader(new Map([['baggage', 'a=1'], ['Baggage', 'b=2']]), 'baggage')).toEqual(['a=1', 'b=2']);
+    expect(headerGetter.get({ traceparent: 'x', TraceParent: 'y' }, 'traceparent')).toEqual(['x', 'y']);
+  });
+
   it('returns undefined for a missing header and for carriers that are not objects', () => {
     expect(readHeader({ other: 'x' }, 'traceparent')).toBeUndefined();
     expect(readHeader(null, 'traceparent')).toBeUndefined();

@@ -52,7 +52,8 @@ describe('interop with OpenTelemetry W3CTraceContextPropagator', () => {
         let traceState = new TraceStateList();
         for (const [key, value] of pairs.slice().reverse()) traceState = traceState.set(key, value);
         const read = roundTrip(ours, otel, { traceId, spanId, traceFlags, traceState });
-        expect(plain(read)).toEqual({ traceId, spanId, traceFlags, isRemote: true, traceState: pairs.length > 0 ? traceState.serialize() : undefined });
+        // Reserved flags are written as zero (Level 2 §3.2.2.5.3): sampled and random go through.
+        expect(plain(read)).toEqual({ traceId, spanId, traceFlags: traceFlags & 3, isRemote: true, traceState: pairs.length > 0 ? traceState.serialize() : undefined });
       }),
     );
   });
@@ -67,13 +68,13 @@ describe('interop with OpenTelemetry W3CTraceContextPropagator', () => {
     );
   });
 
-  it('writes flags 0x10 and above as two hex digits, where OpenTelemetry writes three that no one can read', () => {
+  it('writes flags 0x10 and above as two hex digits with the reserved bits zero, where OpenTelemetry writes three digits that no one can read', () => {
     const spanContext = { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: 0x11 };
     const theirs: Record<string, string> = {};
     otel.inject(trace.setSpanContext(ROOT_CONTEXT, spanContext), theirs, defaultTextMapSetter);
     expect(theirs.traceparent).toBe('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-011');
     expect(roundTrip(otel, otel, spanContext)).toBeUndefined();
-    expect(plain(roundTrip(ours, otel, spanContext))?.traceFlags).toBe(0x11);
+    expect(plain(roundTrip(ours, otel, spanContext))?.traceFlags).toBe(0x01);
   });
 
   it('reads OpenTelemetry\'s tracestate as OpenTelemetry does when the header is valid', () => {

@@ -162,10 +162,13 @@ describe('TraceContextPropagator inject()', () => {
   });
 
   it.each([
-    [0x10, '10'],
-    [0x81, '81'],
-    [0xff, 'ff'],
-  ])('writes flags %i as two hex digits %s, never `0${flags.toString(16)}`', (traceFlags, digits) => {
+    [0x02, '02'],
+    [0x04, '00'],
+    [0x10, '00'],
+    [0x81, '01'],
+    [0x85, '01'],
+    [0xff, '03'],
+  ])('writes flags %i as %s: sampled and random kept, reserved bits zero (3.2.2.5 "Vendors MUST set those to zero")', (traceFlags, digits) => {
     expect(inject({ traceId: TRACE_ID, spanId: SPAN_ID, traceFlags }).traceparent).toBe(`00-${TRACE_ID}-${SPAN_ID}-${digits}`);
   });
 
@@ -218,6 +221,25 @@ describe('TraceContextPropagator inject()', () => {
     const ctx = trace.setSpanContext(ROOT_CONTEXT, { traceId: TRACE_ID, spanId: SPAN_ID, traceFlags: 1 });
     expect(() => propagator.inject(ctx, {}, { set: () => { throw new Error('boom'); } })).not.toThrow();
     expect(counts()).toEqual({ 'internal.error': 1 });
+  });
+});
+
+describe('reading a plain object that holds a header twice, in two cases (message headers, hand-built carriers)', () => {
+  const OTHER = `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01`;
+
+  it.each([
+    ['traceparent and TraceParent', { traceparent: HEADER, TraceParent: OTHER }],
+    ['Traceparent and TRACEPARENT', { Traceparent: HEADER, TRACEPARENT: OTHER }],
+    ['the same value twice', { traceparent: HEADER, TraceParent: HEADER }],
+  ])('refuses two traceparent lines as it refuses an array of two (%s)', (_name, carrier) => {
+    const parent = ROOT_CONTEXT.setValue(createContextKey('parent'), 1);
+    expect(extract(carrier, defaultTextMapGetter, parent)).toBe(parent);
+    expect(counts()).toEqual({ 'extract.trace.malformed': 1 });
+  });
+
+  it('combines tracestate lines in two cases into one list, as it combines an array', () => {
+    const spanContext = trace.getSpanContext(extract({ traceparent: HEADER, tracestate: 'congo=1', TraceState: 'rojo=2' }));
+    expect(spanContext?.traceState?.serialize()).toBe('congo=1,rojo=2');
   });
 });
 

@@ -133,13 +133,17 @@ describe('formatTraceparent()', () => {
 
   it.each([
     [0, '00'],
-    [5, '05'],
-    [0x10, '10'],
-    [0x1f, '1f'],
-    [0xff, 'ff'],
+    [1, '01'],
+    [2, '02'],
+    [3, '03'],
+    [5, '01'],
+    [0x10, '00'],
+    [0x1f, '03'],
+    [0x81, '01'],
+    [0xff, '03'],
     [0x100, '00'],
     [0x101, '01'],
-  ])('writes flags %i as the two lowercase hex digits %s (3.2.2.5 trace-flags = 2HEXDIGLC)', (traceFlags, digits) => {
+  ])('writes flags %i as %s: two lowercase hex digits, reserved bits zero (3.2.2.5 "Vendors MUST set those to zero")', (traceFlags, digits) => {
     const header = formatTraceparent({ traceId: TRACE_ID, spanId: SPAN_ID, traceFlags });
     expect(header).toHaveLength(TRACEPARENT_LENGTH);
     expect(header.slice(-2)).toBe(digits);

@@ -62,7 +62,9 @@ function toText(value: unknown): string | string[] | undefined {
 
 /**
  * Reads one header, matching its name without regard to case. Returns a string, an array of
- * strings when the carrier holds several values, or `undefined`. Buffers are decoded as UTF-8.
+ * strings when the carrier holds several values (an array, or the same name in several cases in a
+ * plain object or Map: `{ baggage: 'a=1', Baggage: 'b=2' }` holds two lines), or `undefined`.
+ * Buffers are decoded as UTF-8.
  *
  * @example
  * ```ts
@@ -74,22 +76,25 @@ export function readHeader(carrier: unknown, name: string): string | string[] | 
   try {
     const lower = name.toLowerCase();
     if (isHeaders(carrier)) return carrier.get(lower) ?? undefined;
+    // Every spelling of the name, in the carrier's order: a second one is a second header line,
+    // which must count (two traceparent lines are refused; tracestate and baggage lines combine).
+    let first: unknown;
+    let more: unknown[] | undefined;
+    const take = (value: unknown): void => {
+      if (first === undefined) first = value;
+      else (more ??= [first]).push(value);
+    };
     if (carrier instanceof Map) {
-      if (carrier.has(name)) return toText(carrier.get(name));
-      if (carrier.has(lower)) return toText(carrier.get(lower));
       for (const [key, value] of carrier) {
-        if (typeof key === 'string' && key.length === lower.length && key.toLowerCase() === lower) return toText(value);
+        if (typeof key === 'string' && key.length === lower.length && key.toLowerCase() === lower) take(value);
       }
-      return undefined;
+    } else {
+      const record = carrier as Record<string, unknown>;
+      for (const key in record) {
+        if (key.length === lower.length && (key === lower || key.toLowerCase() === lower)) take(record[key]);
+      }
     }
-    const record = carrier as Record<string, unknown>;
-    // Node's IncomingHttpHeaders are lowercase already: this first lookup is the hot path.
-    const direct = record[lower];
-    if (direct !== undefined) return toText(direct);
-    for (const key in record) {
-      if (key.length === lower.length && key.toLowerCase() === lower) return toText(record[key]);
-    }
-    return undefined;
+    return toText(more ?? first);
   } catch {
     // A hostile carrier (a throwing getter or Proxy) reads as "no header".
     return undefined;

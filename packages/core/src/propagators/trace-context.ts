@@ -164,15 +164,15 @@ function withRemoteSpan(context: Context, span: Span): Context {
 }
 
 /**
- * Core's case-insensitive `readHeader`, with a shortcut for the hot path: the header held as a
- * string under its lowercase name (Node's IncomingHttpHeaders), or a plain object that holds no
- * header of that name in any case.
+ * Core's case-insensitive `readHeader`, with a shortcut for the hot path: a plain object that holds
+ * the header as a string under its lowercase name only (Node's IncomingHttpHeaders), or no header
+ * of that name in any case. The same name in another case is a second header line: readHeader
+ * returns both.
  */
 function readDefault(carrier: unknown, name: string): string | string[] | undefined {
-  if (typeof carrier === 'object' && carrier !== null) {
-    const value = (carrier as Record<string, unknown>)[name];
-    if (typeof value === 'string') return value;
-    if (value === undefined && isPlainObject(carrier) && findOtherCase(carrier, name) === undefined) return undefined;
+  if (isPlainObject(carrier)) {
+    const value = carrier[name];
+    if ((typeof value === 'string' || value === undefined) && findOtherCase(carrier, name) === undefined) return value as string | undefined;
   }
   return readHeader(carrier, name);
 }

@@ -214,9 +214,9 @@ function parseValue(text: string): SpanContext | undefined {
 
 /**
  * Writes a version `00` `traceparent` value. The ids are written as given: pass valid lowercase
- * ids (`TraceContextPropagator` checks and lowercases them first). The flags are cut to one byte
- * and always written as two lowercase hex digits, never `` `0${flags.toString(16)}` ``, which
- * breaks at 0x10.
+ * ids (`TraceContextPropagator` checks and lowercases them first). Of the flags, only those the
+ * spec defines (sampled, random) are written, as two lowercase hex digits: the others are reserved,
+ * and "Vendors MUST set those to zero" (§3.2.2.5.3).
  *
  * @example
  * ```ts
@@ -225,7 +225,7 @@ function parseValue(text: string): SpanContext | undefined {
  * ```
  */
 export function formatTraceparent(spanContext: { readonly traceId: string; readonly spanId: string; readonly traceFlags: number }): string {
-  return '00-' + spanContext.traceId + '-' + spanContext.spanId + '-' + byteToHex(spanContext.traceFlags);
+  return '00-' + spanContext.traceId + '-' + spanContext.spanId + '-' + byteToHex(spanContext.traceFlags & KNOWN_TRACE_FLAGS);
 }
 
 /**

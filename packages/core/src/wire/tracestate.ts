@@ -32,7 +32,8 @@ export const TRACESTATE_HEADER = 'tracestate';
 export const MAX_TRACESTATE_MEMBERS = 32;
 
 /**
- * Longest key: a simple key, or `tenant-id "@" system-id` (241 + 1 + 14).
+ * Longest key (Level 2: the whole key, at signs included; Level 1's separate limits on the parts
+ * of a `tenant@system` key are gone).
  * @see https://www.w3.org/TR/trace-context-2/#key
  *
  * @example
@@ -41,29 +42,6 @@ export const MAX_TRACESTATE_MEMBERS = 32;
  * ```
  */
 export const MAX_TRACESTATE_KEY_LENGTH = 256;
-
-/**
- * Longest `tenant-id` of a multi-tenant key (`tenant@system`).
- * @see https://www.w3.org/TR/trace-context-2/#key
- *
- * @example
- * ```ts
- * const key = `${tenantId.slice(0, MAX_TRACESTATE_TENANT_ID_LENGTH)}@rojo`;
- * const state = new TraceStateList().set(key, '00f067aa0ba902b7');
- * ```
- */
-export const MAX_TRACESTATE_TENANT_ID_LENGTH = 241;
-
-/**
- * Longest `system-id` of a multi-tenant key (`tenant@system`).
- * @see https://www.w3.org/TR/trace-context-2/#key
- *
- * @example
- * ```ts
- * new TraceStateList().set(`acme@${'s'.repeat(MAX_TRACESTATE_SYSTEM_ID_LENGTH + 1)}`, '1').size; // 0 (key refused)
- * ```
- */
-export const MAX_TRACESTATE_SYSTEM_ID_LENGTH = 14;
 
 /**
  * Longest value.
@@ -303,42 +281,25 @@ function isDigit(code: number): boolean {
   return code >= 0x30 && code <= 0x39;
 }
 
-/** lcalpha / DIGIT / "_" / "-" / "*" / "/" */
+/** keychar = lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@" */
 function isKeyChar(code: number): boolean {
-  return isLowerAlpha(code) || isDigit(code) || code === 0x5f || code === 0x2d || code === 0x2a || code === 0x2f;
+  return isLowerAlpha(code) || isDigit(code) || code === 0x5f || code === 0x2d || code === 0x2a || code === 0x2f || code === AT;
 }
 
 /**
- * §3.3.1.3.1 key = simple-key / multi-tenant-key
- *   simple-key = lcalpha 0*255( keychar )
- *   multi-tenant-key = tenant-id "@" system-id
- *   tenant-id = ( lcalpha / DIGIT ) 0*240( keychar ); system-id = lcalpha 0*13( keychar )
+ * §3.3.1.3.1 key = ( lcalpha / DIGIT ) 0*255 ( keychar ). Level 2: "@" is a key character like
+ * any other but the first, and only the whole key is limited (Level 1 had a separate
+ * `tenant-id "@" system-id` form with a limit on each part; every such key is still valid).
  */
 function isValidKey(text: string, start: number, end: number): boolean {
   const length = end - start;
   if (length < 1 || length > MAX_TRACESTATE_KEY_LENGTH) return false;
-  let at = -1;
-  for (let i = start; i < end; i++) {
-    const code = text.charCodeAt(i);
-    if (code === AT) {
-      if (at >= 0) return false;
-      at = i;
-    } else if (!isKeyChar(code)) {
-      return false;
-    }
-  }
   const first = text.charCodeAt(start);
-  if (at < 0) return isLowerAlpha(first);
-  const tenantLength = at - start;
-  const systemLength = end - at - 1;
-  return (
-    tenantLength >= 1 &&
-    tenantLength <= MAX_TRACESTATE_TENANT_ID_LENGTH &&
-    (isLowerAlpha(first) || isDigit(first)) &&
-    systemLength >= 1 &&
-    systemLength <= MAX_TRACESTATE_SYSTEM_ID_LENGTH &&
-    isLowerAlpha(text.charCodeAt(at + 1))
-  );
+  if (!isLowerAlpha(first) && !isDigit(first)) return false;
+  for (let i = start + 1; i < end; i++) {
+    if (!isKeyChar(text.charCodeAt(i))) return false;
+  }
+  return true;
 }
 
 /**
