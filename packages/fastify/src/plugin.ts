@@ -26,7 +26,7 @@ import type {
 import fp from 'fastify-plugin';
 import { fastifyAccessors, fastifyRoute } from './request-accessors.js';
 import { attachScope, decorateRequests, scopeOf } from './request-properties.js';
-import { contextToRestore, createRouteContextRestorer } from './restore-context.js';
+import { contextToRestore, createRouteContextRestorer, ERROR_HANDLER_STEP } from './restore-context.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from './version.js';
 
 /**
@@ -73,13 +73,15 @@ function setUp(handler: InboundHandler<FastifyRequest>, request: FastifyRequest,
 }
 
 /**
- * Records the error on the server span. Fastify calls the error handler from this hook's `done`
- * (through the onError hooks after it): the error handler runs in the request's latest context even
- * when a hook that lost the context passed the error on.
+ * Records the error on the server span, and calls `done` in the request's latest context even when
+ * the step that failed passed the error on from another one: the onError hooks after it and the
+ * error handler, which Fastify calls from the last onError hook's `done`, start from there. The
+ * app's onError hooks after this one put the context back for the error handler themselves
+ * (restore-context.ts); without the route context (CTXPROP_FASTIFY_ROUTE_CONTEXT), this is all.
  */
 function ctxpropOnError(request: FastifyRequest, _reply: FastifyReply, error: FastifyError, done: () => void): void {
   scopeOf(request)?.recordException(error);
-  const restore = contextToRestore(request, 'the error handler');
+  const restore = contextToRestore(request, ERROR_HANDLER_STEP);
   if (restore === undefined) return done();
   context.with(restore, done);
 }

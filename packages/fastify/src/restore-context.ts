@@ -1,17 +1,19 @@
 /**
  * Context restoration for Fastify: every step of a request that runs user code (each later hook,
  * a content-type parser, the error handler after the onError hooks, the route or not-found
- * handler) runs in the request's latest context, even when the step before it handed the request on from another one: a hook that
- * called `done` from a pooled client's callback, or a body parser that finished in one. Without
- * this, AsyncLocalStorage gives the rest of the request the context of whoever opened that
- * client's connection (none, or another request).
+ * handler) runs in the request's latest context, even when the step before it handed the request
+ * on from another one: a hook that called `done` from a pooled client's callback, or a body parser
+ * that finished in one. Without this, AsyncLocalStorage gives the rest of the request the context
+ * of whoever opened that client's connection (none, or another request).
  *
  * Fastify keeps each route's hooks (the instance's and the route's own, bound, copied when the app
  * is ready) and its handler in a route context, shared by the route's requests and kept on each
  * request; not-found handlers have route contexts too. The first request of a route context
  * wraps its hooks and handler in place: the hook runner reading a hook array may be part-way
  * through it, and the hooks after ours are wrapped before it reaches them. Fastify reads the
- * handler from the route context when it calls it.
+ * handler from the route context when it calls it. The error handler is not a step of its own:
+ * Fastify calls it from the onError hooks' runner (reply.js `onErrorHook` → `handleError`), so
+ * the onError hooks' `done` puts the context back for it.
  */
 import { context, type Context } from '@opentelemetry/api';
 import { countDiagnostic, createActiveContextReader, warnContextRestored, warnOnce } from '@ctxprop/core';
@@ -58,6 +60,9 @@ function hookStep(stage: string, hook: { readonly name: string }): string {
   return name === '' ? `a ${stage} hook` : `the ${stage} hook ${JSON.stringify(name)}`;
 }
 
+/** The step Fastify runs after the onError hooks, whatever error handler it picks (the route's, an encapsulated plugin's, the default one). */
+export const ERROR_HANDLER_STEP = 'the error handler';
+
 const RESTORING = Symbol('ctxprop.fastify.restoring');
 
 type LifecycleHook = ((this: unknown, request: FastifyRequest, a?: unknown, b?: unknown, c?: unknown) => unknown) & { [RESTORING]?: true };
@@ -79,6 +84,40 @@ function restoringHook(hook: LifecycleHook, step: string | undefined): Lifecycle
   return restoring;
 }
 
+type HookDone = (this: unknown, error?: unknown, payload?: unknown) => unknown;
+
+/**
+ * An onError hook, run in its request's latest context like the others, whose `done` also puts
+ * that context back for what Fastify runs from it: `nextStep` (the next onError hook, or the error
+ * handler after the last one), or the error handler when the hook passes an error on, as Fastify
+ * then skips the hooks left (hooks.js `onSendHookRunner`, which runs the onError hooks). Fastify
+ * calls the error handler from the last hook's `done`, in the context that `done` is called in;
+ * a parent's error handler that a child's rethrows to, the default handler's log and the
+ * response's serialization follow in that context. An async hook's promise is waited on from the
+ * context Fastify called the hook in, which the `done` before it put back; the plugin's own
+ * onError hook, before the app's, puts it back for the first. Error path only: a request without
+ * an error never calls these.
+ */
+function restoringOnErrorHook(hook: LifecycleHook, step: string, nextStep: string): LifecycleHook {
+  const restoring = function (this: unknown, request: FastifyRequest, reply?: unknown, error?: unknown, done?: unknown): unknown {
+    const restoringDone = typeof done === 'function' ? contextRestoringDone(request, done as HookDone, nextStep) : done;
+    const restore = contextToRestore(request, step);
+    if (restore === undefined) return hook.call(this, request, reply, error, restoringDone);
+    return context.with(restore, hook, this, request, reply, error, restoringDone);
+  };
+  Object.defineProperty(restoring, 'name', { value: hook.name });
+  Object.defineProperty(restoring, RESTORING, { value: true });
+  return restoring;
+}
+
+function contextRestoringDone(request: FastifyRequest, done: HookDone, nextStep: string): HookDone {
+  return function restoringDone(this: unknown, error?: unknown, payload?: unknown): unknown {
+    const restore = contextToRestore(request, error ? ERROR_HANDLER_STEP : nextStep);
+    if (restore === undefined) return done.call(this, error, payload);
+    return context.with(restore, done, this, error, payload);
+  };
+}
+
 /**
  * The hooks that can run after a step that lost the context. onResponse and onRequestAbort are
  * not among them: Fastify runs them from the response's and request's events, which the plugin
@@ -88,9 +127,9 @@ const RESTORED_HOOKS = ['onRequest', 'preParsing', 'preValidation', 'preHandler'
 
 /**
  * The plugin's own hooks, by the names Fastify's binding gives them: they need no wrapper (the
- * onRequest hook runs before the request has a scope; the onError hook restores by itself). Only
- * a saving: under a minifier that renames them, they are wrapped, and the wrappers find nothing
- * to restore.
+ * onRequest hook runs before the request has a scope; the onError hook restores by itself, and
+ * calls `done` in the request's context). Only a saving: under a minifier that renames them, they
+ * are wrapped, and the wrappers find nothing to restore.
  */
 const OWN_HOOK_NAMES: ReadonlySet<string> = new Set(['bound ctxpropOnRequest', 'bound ctxpropOnError']);
 
@@ -137,6 +176,11 @@ function wrapRouteContext(routeContext: RouteContext): void {
     for (let i = 0; i < hooks.length; i++) {
       const hook = hooks[i];
       if (typeof hook !== 'function' || hook[RESTORING] || OWN_HOOK_NAMES.has(hook.name)) continue;
+      if (name === 'onError') {
+        const next = hooks[i + 1];
+        hooks[i] = restoringOnErrorHook(hook, hookStep(name, hook), typeof next === 'function' ? hookStep(name, next) : ERROR_HANDLER_STEP);
+        continue;
+      }
       // onTimeout hooks run from the socket's timeout, which never had the request's context:
       // put it back, but nothing lost it, so nothing to count or warn about.
       hooks[i] = restoringHook(hook, name === 'onTimeout' ? undefined : hookStep(name, hook));

@@ -37,10 +37,12 @@ test("the route context found: its hooks, handler and parser are wrapped once, k
   const key = Symbol('fastify.context');
   const userHook = function auditHook() {};
   const ownHook = function ctxpropOnRequest() {}.bind(null);
+  const ownErrorHook = function ctxpropOnError() {}.bind(null);
+  const userErrorHook = function reportError() {};
   const handler = function getUser() {};
   const run = function run() {};
   const contentTypeParser = { run };
-  const routeContext = { handler, onRequest: [ownHook, userHook], preHandler: null, contentTypeParser };
+  const routeContext = { handler, onRequest: [ownHook, userHook], onError: [ownErrorHook, userErrorHook], preHandler: null, contentTypeParser };
   const request = { [key]: routeContext } as unknown as FastifyRequest;
   restore(request);
   const wrappedHandler = routeContext.handler;
@@ -49,6 +51,9 @@ test("the route context found: its hooks, handler and parser are wrapped once, k
   expect([wrappedHandler.name, wrappedHook.name]).toEqual(['getUser', 'auditHook']);
   expect(wrappedHook).not.toBe(userHook);
   expect(routeContext.onRequest[0]).toBe(ownHook);
+  expect(routeContext.onError[0]).toBe(ownErrorHook);
+  expect(routeContext.onError[1]).not.toBe(userErrorHook);
+  expect(routeContext.onError[1]!.name).toBe('reportError');
   expect(routeContext.preHandler).toBeNull();
   const wrappedRun = contentTypeParser.run;
   expect(wrappedRun).not.toBe(run);
