@@ -115,6 +115,31 @@ describe('InboundScope.setBaggage()', () => {
     expect(propagation.getBaggage(override)?.getAllEntries().map(([key]) => key)).toEqual(['own']);
   });
 
+  it("reaches a derived context that changed the baggage itself: the request's entries, with that context's changes on top", () => {
+    const scope = handlerFor().start(fakeRequest({ baggage: 'a=1,b=1,c=1' }))!;
+    const request = propagation.getBaggage(scope.context)!;
+    // A hook adds, changes and removes entries the OpenTelemetry way, for the rest of the request.
+    const hooked = propagation.setBaggage(scope.context, request.setEntry('via', { value: 'otel' }).setEntry('b', { value: 'hook' }).removeEntry('c'));
+    scope.setBaggage({ late: '1', b: 'late', c: 'late' });
+    const values = (ctx: typeof hooked) => Object.fromEntries(propagation.getBaggage(ctx)!.getAllEntries().map(([key, entry]) => [key, entry.value]));
+    expect(values(hooked)).toEqual({ a: '1', b: 'hook', late: '1', via: 'otel' });
+    expect(propagation.getBaggage(hooked)).toBe(propagation.getBaggage(hooked));
+    // Derived again, for a span or another value: the same baggage.
+    expect(values(hooked.setValue(Symbol('user key'), 1))).toEqual(values(hooked));
+    // Derived again with baggage of its own: its changes on top of its parent's, which still follow the request.
+    const nested = propagation.setBaggage(hooked, propagation.getBaggage(hooked)!.setEntry('nested', { value: 'yes' }));
+    scope.setBaggage({ later: '2' });
+    expect(values(nested)).toEqual({ a: '1', b: 'hook', late: '1', later: '2', via: 'otel', nested: 'yes' });
+    expect(values(hooked)).toEqual({ a: '1', b: 'hook', late: '1', later: '2', via: 'otel' });
+  });
+
+  it('leaves a derived context that deleted the baggage without any', () => {
+    const scope = handlerFor().start(fakeRequest({ baggage: 'a=1' }))!;
+    const cleared = propagation.deleteBaggage(scope.context);
+    scope.setBaggage({ late: '1' });
+    expect(propagation.getBaggage(cleared)).toBeUndefined();
+  });
+
   it('refuses entries that look like secrets or personal data, and counts them', () => {
     const scope = handlerFor().start(fakeRequest())!;
     scope.setBaggage({ 'user.token': 'abc', contact: 'jdoe@example.com', tier: 'gold' });

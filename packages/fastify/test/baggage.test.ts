@@ -65,6 +65,25 @@ describe.each(FRAMEWORKS)('%s', (_framework, createApp) => {
     expect(parseHeader(downstream.received[0]!.baggage)).toEqual({ 'user.id': 'alice', 'customer.tier': 'gold' });
   });
 
+  test("request.setBaggage() after a hook added baggage the OpenTelemetry way (context.with): outbound calls carry both, request.baggage the request's", async () => {
+    await app.register(ctxprop);
+    app.addHook('preHandler', (_request, _reply, done) => {
+      const added = (propagation.getActiveBaggage() ?? propagation.createBaggage()).setEntry('via', { value: 'otel' });
+      context.with(propagation.setBaggage(context.active(), added), done);
+    });
+    app.get('/', async (request) => {
+      request.setBaggage({ late: '1' });
+      await fetch(downstream.url);
+      return { active: [activeEntry('via'), activeEntry('late')], view: request.baggage.toJSON() };
+    });
+
+    const base = await listen(app);
+    const response = await fetch(base, { headers: { baggage: 'in=1' } });
+
+    expect(await response.json()).toEqual({ active: ['otel', '1'], view: { in: '1', late: '1' } });
+    expect(parseHeader(downstream.received[0]!.baggage)).toEqual({ in: '1', via: 'otel', late: '1' });
+  });
+
   test('baggage set in the handler is seen after its own await, and by a timer started before it was set', async () => {
     await app.register(ctxprop);
     app.get('/', async (request) => {

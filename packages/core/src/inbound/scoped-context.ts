@@ -10,12 +10,16 @@
  * The active span is the scope's server span, when it has one (so the parent context need not be
  * copied once more to hold it). Every other value (RPC metadata, user keys) is an ordinary
  * immutable context value. A context derived from this one (`trace.setSpan(ctx, span)` for a
- * client span) still reads the scope's baggage, unless the derived context sets baggage itself,
- * which then wins for that branch only; likewise for the span. Every derived context keeps the holder, so the request's scope can be found from
+ * client span) still reads the scope's baggage. One that sets baggage itself (a hook running the
+ * rest of the request in `propagation.setBaggage(ctx, ...)`) keeps its changes for that branch only,
+ * and still follows the scope under them: it reads the scope's current baggage with the entries it
+ * added, changed or removed applied on top, so baggage the request adds later reaches that branch
+ * too. One that deletes the baggage has none. The span set on a derived context wins for that
+ * branch only. Every derived context keeps the holder, so the request's scope can be found from
  * any context of the request (`scopeHolderOf`): adapters need no per-request property on the
  * framework's request object.
  */
-import { createContextKey, type Baggage, type Context, type Span } from '@opentelemetry/api';
+import { createContextKey, type Baggage, type BaggageEntry, type Context, type Span } from '@opentelemetry/api';
 
 // The API stores baggage and the active span under `createContextKey(...)` keys, which are
 // `Symbol.for(...)`: the same keys in every copy of the API (api/src/baggage/context-helpers.ts,
@@ -25,6 +29,54 @@ const SPAN_KEY = createContextKey('OpenTelemetry Context Key SPAN');
 
 const BAGGAGE_OVERRIDDEN = 1;
 const SPAN_OVERRIDDEN = 2;
+
+/**
+ * The baggage a derived context set: `set` as it was given, and `base`, the baggage of the context
+ * it was derived from (`from`) at that moment. While `from` still reads `base`, `set` is the
+ * answer; once the request's baggage changed, `set`'s changes to `base` are applied to what `from`
+ * reads now (kept for that input). Shared by the contexts derived from this one for other keys.
+ */
+class BaggageBranch {
+  #input: Baggage | undefined;
+  #output: Baggage | undefined;
+
+  constructor(
+    readonly from: Context,
+    readonly base: Baggage | undefined,
+    readonly set: Baggage | undefined,
+    readonly deleted: boolean,
+  ) {
+    this.#input = base;
+    this.#output = set;
+  }
+
+  read(): Baggage | undefined {
+    if (this.deleted) return undefined;
+    const current = this.from.getValue(BAGGAGE_KEY) as Baggage | undefined;
+    if (current === this.#input) return this.#output;
+    this.#input = current;
+    this.#output = rebase(current, this.base, this.set);
+    return this.#output;
+  }
+}
+
+function sameEntry(a: BaggageEntry, b: BaggageEntry): boolean {
+  return a === b || (a.value === b.value && a.metadata?.toString() === b.metadata?.toString());
+}
+
+/** `current` with the entries `set` added, changed or removed relative to `base`. */
+function rebase(current: Baggage | undefined, base: Baggage | undefined, set: Baggage | undefined): Baggage | undefined {
+  if (set === undefined) return current;
+  let result = current ?? set.removeEntries(...set.getAllEntries().map(([key]) => key));
+  for (const [key, entry] of set.getAllEntries()) {
+    const before = base?.getEntry(key);
+    if (before === undefined || !sameEntry(before, entry)) result = result.setEntry(key, entry);
+  }
+  if (base !== undefined) {
+    for (const [key] of base.getAllEntries()) if (set.getEntry(key) === undefined) result = result.removeEntry(key);
+  }
+  return result;
+}
 
 /**
  * Where a {@link ScopedBaggageContext} reads its baggage (and server span): a request's scope.
@@ -69,19 +121,19 @@ export class ScopedBaggageContext implements Context {
   readonly holder: BaggageHolder;
   /** Every value but baggage. */
   readonly parent: Context;
-  /** Which keys this branch set (or deleted) itself, no longer following the holder. */
+  /** Which keys this branch set (or deleted) itself: the span no longer follows the holder, the baggage follows it under the branch's changes. */
   readonly #overrides: number;
-  readonly #baggage: unknown;
+  readonly #branch: BaggageBranch | undefined;
 
-  constructor(holder: BaggageHolder, parent: Context, overrides = 0, baggage?: unknown) {
+  constructor(holder: BaggageHolder, parent: Context, overrides = 0, branch?: BaggageBranch) {
     this.holder = holder;
     this.parent = parent;
     this.#overrides = overrides;
-    this.#baggage = baggage;
+    this.#branch = branch;
   }
 
   getValue(key: symbol): unknown {
-    if (key === BAGGAGE_KEY) return (this.#overrides & BAGGAGE_OVERRIDDEN) !== 0 ? this.#baggage : this.holder.baggage;
+    if (key === BAGGAGE_KEY) return (this.#overrides & BAGGAGE_OVERRIDDEN) !== 0 ? this.#branch!.read() : this.holder.baggage;
     if (key === SPAN_KEY && (this.#overrides & SPAN_OVERRIDDEN) === 0) {
       const span = this.holder.span;
       if (span !== undefined) return span;
@@ -90,16 +142,21 @@ export class ScopedBaggageContext implements Context {
   }
 
   setValue(key: symbol, value: unknown): Context {
-    // Baggage set explicitly on a derived context wins for that branch: it no longer follows the scope.
-    if (key === BAGGAGE_KEY) return new ScopedBaggageContext(this.holder, this.parent, this.#overrides | BAGGAGE_OVERRIDDEN, value);
+    // Baggage set on a derived context is that branch's: its changes stay on top of the scope's.
+    if (key === BAGGAGE_KEY) return this.#withBranch(value as Baggage | undefined, false);
     const overrides = key === SPAN_KEY ? this.#overrides | SPAN_OVERRIDDEN : this.#overrides;
-    return new ScopedBaggageContext(this.holder, this.parent.setValue(key, value), overrides, this.#baggage);
+    return new ScopedBaggageContext(this.holder, this.parent.setValue(key, value), overrides, this.#branch);
   }
 
   deleteValue(key: symbol): Context {
-    if (key === BAGGAGE_KEY) return new ScopedBaggageContext(this.holder, this.parent, this.#overrides | BAGGAGE_OVERRIDDEN, undefined);
+    if (key === BAGGAGE_KEY) return this.#withBranch(undefined, true);
     const overrides = key === SPAN_KEY ? this.#overrides | SPAN_OVERRIDDEN : this.#overrides;
-    return new ScopedBaggageContext(this.holder, this.parent.deleteValue(key), overrides, this.#baggage);
+    return new ScopedBaggageContext(this.holder, this.parent.deleteValue(key), overrides, this.#branch);
+  }
+
+  #withBranch(baggage: Baggage | undefined, deleted: boolean): Context {
+    const branch = new BaggageBranch(this, this.getValue(BAGGAGE_KEY) as Baggage | undefined, baggage, deleted);
+    return new ScopedBaggageContext(this.holder, this.parent, this.#overrides | BAGGAGE_OVERRIDDEN, branch);
   }
 }
 
