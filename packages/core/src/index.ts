@@ -88,6 +88,8 @@ export type { BaggagePropagatorOptions } from './propagators/baggage.js';
 // -- other propagators (b3, jaeger, xray, ottrace, composite, createPropagator) --
 export { B3Propagator } from './propagators/b3.js';
 export type { B3InjectEncoding, B3PropagatorOptions } from './propagators/b3.js';
+export { getB3SamplingDecision } from './propagators/b3-sampling-decision.js';
+export type { B3SamplingDecision } from './propagators/b3-sampling-decision.js';
 export { JaegerPropagator } from './propagators/jaeger.js';
 export type { JaegerPropagatorOptions } from './propagators/jaeger.js';
 export { XRayPropagator } from './propagators/xray.js';

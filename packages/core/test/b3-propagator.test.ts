@@ -10,7 +10,15 @@ import {
   type SpanContext,
 } from '@opentelemetry/api';
 import { B3InjectEncoding as OtelEncoding, B3Propagator as OtelB3Propagator } from '@opentelemetry/propagator-b3';
+import {
+  AlwaysOnSampler,
+  BasicTracerProvider,
+  ParentBasedSampler,
+  SamplingDecision,
+  type Sampler,
+} from '@opentelemetry/sdk-trace-base';
 import fc from 'fast-check';
+import { getB3SamplingDecision } from '../src/propagators/b3-sampling-decision';
 
 // Vectors come from https://github.com/openzipkin/b3-propagation (README) unless noted.
 const README_TRACE_ID = '80f198ee56343ba864fe8b2a57d3eff7';
@@ -183,6 +191,129 @@ describe('B3Propagator inject()', () => {
 
   it('rejects an unknown inject encoding at construction', () => {
     expect(() => new B3Propagator({ injectEncoding: 'both' as never })).toThrow(/ctxprop: option "injectEncoding" must be "single" or "multi"/);
+  });
+});
+
+describe('B3Propagator: a sampling decision sent without ids (README "Single Header", "Why propagate a reject sampling decision?")', () => {
+  const OTHER_TRACE_ID = 'b'.repeat(32);
+  const OTHER_SPAN_ID = 'c'.repeat(16);
+
+  it.each([
+    ['b3: 0', { b3: '0' }, 'deny', { b3: '0' }, { 'x-b3-sampled': '0' }],
+    ['b3: 1', { b3: '1' }, 'accept', { b3: '1' }, { 'x-b3-sampled': '1' }],
+    ['b3: d', { b3: 'd' }, 'debug', { b3: 'd' }, { 'x-b3-flags': '1' }],
+    ['X-B3-Sampled: 0', { 'X-B3-Sampled': '0' }, 'deny', { b3: '0' }, { 'x-b3-sampled': '0' }],
+    ['X-B3-Sampled: 1', { 'X-B3-Sampled': '1' }, 'accept', { b3: '1' }, { 'x-b3-sampled': '1' }],
+    ['the lenient X-B3-Sampled: false', { 'x-b3-sampled': 'false' }, 'deny', { b3: '0' }, { 'x-b3-sampled': '0' }],
+    ['X-B3-Flags: 1 (debug)', { 'X-B3-Flags': '1' }, 'debug', { b3: 'd' }, { 'x-b3-flags': '1' }],
+    ['X-B3-Flags: 1 with X-B3-Sampled: 0 (debug implies accept)', { 'x-b3-flags': '1', 'x-b3-sampled': '0' }, 'debug', { b3: 'd' }, { 'x-b3-flags': '1' }],
+    ['b3: 0 with X-B3-Sampled: 1 (the single header takes precedence)', { b3: '0', 'x-b3-sampled': '1' }, 'deny', { b3: '0' }, { 'x-b3-sampled': '0' }],
+  ])('keeps %s with no span context, and writes it back in either encoding', (_name, headers, decision, singleOut, multiOut) => {
+    const ctx = extract(headers);
+    expect(trace.getSpanContext(ctx)).toBeUndefined();
+    expect(getB3SamplingDecision(ctx)).toBe(decision);
+    expect(diagnosticsSnapshot()).toEqual({});
+    expect(inject(ctx, single)).toEqual(singleOut);
+    expect(inject(ctx, multi)).toEqual(multiOut);
+  });
+
+  it.each(['0', '1', 'd'])('round-trips b3: %s through extract -> inject -> extract in both encodings', (state) => {
+    const decision = getB3SamplingDecision(extract({ b3: state }));
+    for (const writer of [single, multi]) {
+      const again = extract(inject(extract({ b3: state }), writer));
+      expect(trace.getSpanContext(again)).toBeUndefined();
+      expect(getB3SamplingDecision(again)).toBe(decision);
+    }
+  });
+
+  it('keeps the decision of a valid b3: 0 and counts the malformed X-B3-* ids beside it', () => {
+    const ctx = extract({ b3: '0', 'x-b3-traceid': README_TRACE_ID });
+    expect(getB3SamplingDecision(ctx)).toBe('deny');
+    expect(inject(ctx)).toEqual({ b3: '0' });
+    expect(diagnosticsSnapshot()['extract.trace.malformed']).toBe(1);
+  });
+
+  it('falls back to X-B3-Sampled: 0 when the b3 header is malformed, and counts it once', () => {
+    const ctx = extract({ b3: 'garbage', 'x-b3-sampled': '0' });
+    expect(getB3SamplingDecision(ctx)).toBe('deny');
+    expect(diagnosticsSnapshot()).toEqual({ 'extract.trace.malformed': 1 });
+  });
+
+  it('ignores X-B3-Flags other than 1 on its own ("Absent or any other value can be ignored")', () => {
+    expect(extract({ 'x-b3-flags': '0' })).toBe(ROOT_CONTEXT);
+    expect(diagnosticsSnapshot()).toEqual({});
+  });
+
+  it('counts an unknown X-B3-Sampled value on its own as malformed and keeps nothing', () => {
+    expect(extract({ 'x-b3-sampled': 'yes' })).toBe(ROOT_CONTEXT);
+    expect(diagnosticsSnapshot()).toEqual({ 'extract.trace.malformed': 1 });
+  });
+
+  it('lets valid X-B3-* ids in the same carrier win over a sampling-only b3 header, with their own decision', () => {
+    const sampledIds = extract({ b3: '0', 'x-b3-traceid': README_TRACE_ID, 'x-b3-spanid': README_SPAN_ID, 'x-b3-sampled': '1' });
+    expect(spanContextOf(sampledIds)).toEqual({ traceId: README_TRACE_ID, spanId: README_SPAN_ID, traceFlags: TraceFlags.SAMPLED, isRemote: true });
+    expect(getB3SamplingDecision(sampledIds)).toBeUndefined();
+    expect(inject(sampledIds)).toEqual({ b3: `${README_TRACE_ID}-${README_SPAN_ID}-1` });
+    const deferredIds = extract({ b3: '0', 'x-b3-traceid': README_TRACE_ID, 'x-b3-spanid': README_SPAN_ID });
+    expect(inject(deferredIds, multi)).toEqual({ 'x-b3-traceid': README_TRACE_ID, 'x-b3-spanid': README_SPAN_ID });
+  });
+
+  it('drops a decision kept earlier when a later extraction finds valid ids', () => {
+    const denied = extract({ b3: '0' });
+    const later = single.extract(denied, { b3: `${README_TRACE_ID}-${README_SPAN_ID}-1` }, defaultTextMapGetter);
+    expect(getB3SamplingDecision(later)).toBeUndefined();
+    expect(inject(later)).toEqual({ b3: `${README_TRACE_ID}-${README_SPAN_ID}-1` });
+    expect(inject(multi.extract(denied, { 'x-b3-traceid': README_TRACE_ID, 'x-b3-spanid': README_SPAN_ID, 'x-b3-sampled': '1' }, defaultTextMapGetter), multi)).toEqual({
+      'x-b3-traceid': README_TRACE_ID,
+      'x-b3-spanid': README_SPAN_ID,
+      'x-b3-sampled': '1',
+    });
+  });
+
+  // With a span context to write, its sampled flag is the decision that was made for that trace
+  // (by the SDK's sampler, or by upstream with ids); the caller's decision adds only debug's emphasis.
+  it.each([
+    ['0', TraceFlags.SAMPLED, '1', { 'x-b3-sampled': '1' }],
+    ['0', TraceFlags.NONE, '0', { 'x-b3-sampled': '0' }],
+    ['1', TraceFlags.SAMPLED, '1', { 'x-b3-sampled': '1' }],
+    ['1', TraceFlags.NONE, '0', { 'x-b3-sampled': '0' }],
+    ['d', TraceFlags.SAMPLED, 'd', { 'x-b3-flags': '1' }],
+    ['d', TraceFlags.NONE, '0', { 'x-b3-sampled': '0' }],
+  ] as const)('after b3: %s, writes a span context with trace flags %i as %p (single) and %p (multi)', (state, traceFlags, singleState, multiSampling) => {
+    const ctx = trace.setSpanContext(extract({ b3: state }), { traceId: OTHER_TRACE_ID, spanId: OTHER_SPAN_ID, traceFlags });
+    expect(inject(ctx)).toEqual({ b3: `${OTHER_TRACE_ID}-${OTHER_SPAN_ID}-${singleState}` });
+    expect(inject(ctx, multi)).toEqual({ 'x-b3-traceid': OTHER_TRACE_ID, 'x-b3-spanid': OTHER_SPAN_ID, ...multiSampling });
+  });
+
+  it('leaves the decision to the SDK: a ParentBased sampler sees no parent and its root sampler decides', () => {
+    const denied = extract({ b3: '0' });
+    const tracer = new BasicTracerProvider({ sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }) }).getTracer('test');
+    const span = tracer.startSpan('GET /', {}, denied);
+    expect(span.spanContext().traceFlags).toBe(TraceFlags.SAMPLED);
+    expect(inject(trace.setSpan(denied, span)).b3).toBe(`${span.spanContext().traceId}-${span.spanContext().spanId}-1`);
+  });
+
+  it('lets a root sampler that reads the decision honour the caller\'s deny', () => {
+    const honouring: Sampler = {
+      shouldSample: (ctx) => ({
+        decision: getB3SamplingDecision(ctx) === 'deny' ? SamplingDecision.NOT_RECORD : SamplingDecision.RECORD_AND_SAMPLED,
+      }),
+      toString: () => 'HonourB3Deny',
+    };
+    const tracer = new BasicTracerProvider({ sampler: new ParentBasedSampler({ root: honouring }) }).getTracer('test');
+    const denied = extract({ b3: '0' });
+    const span = tracer.startSpan('GET /', {}, denied);
+    expect(inject(trace.setSpan(denied, span), multi)).toEqual({
+      'x-b3-traceid': span.spanContext().traceId,
+      'x-b3-spanid': span.spanContext().spanId,
+      'x-b3-sampled': '0',
+    });
+  });
+
+  it('writes nothing when tracing is suppressed', () => {
+    const suppressed = extract({ b3: '0' }).setValue(Symbol.for('OpenTelemetry SDK Context Key SUPPRESS_TRACING'), true);
+    expect(inject(suppressed)).toEqual({});
+    expect(inject(suppressed, multi)).toEqual({});
   });
 });
 

@@ -1,5 +1,6 @@
 import {
   B3Propagator,
+  BaggagePropagator,
   CompositePropagator,
   configureDiagnostics,
   diagnosticsSnapshot,
@@ -21,6 +22,7 @@ import {
 } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { B3Propagator as OtelB3Propagator } from '@opentelemetry/propagator-b3';
+import { getB3SamplingDecision } from '../src/propagators/b3-sampling-decision';
 
 const B3_TRACE = '80f198ee56343ba864fe8b2a57d3eff7';
 const JAEGER_TRACE = '463ac35c9f6413ad48485a3953bb6124';
@@ -132,6 +134,45 @@ describe('CompositePropagator extract(): trace context precedence', () => {
     const composite = new CompositePropagator([new W3CTraceContextPropagator(), new B3Propagator()]);
     const ctx = extract(composite, { ...headers, traceparent: `00-${'c'.repeat(32)}-${SPAN}-01` });
     expect(trace.getSpanContext(ctx)?.traceId).toBe('c'.repeat(32));
+  });
+});
+
+describe('CompositePropagator extract(): a B3 sampling decision sent without ids (b3: 0)', () => {
+  const everyFormat = () => [new TraceContextPropagator(), new BaggagePropagator(), new JaegerPropagator(), new XRayPropagator()];
+
+  it.each([
+    ['single', { b3: '0' }, { b3: '0' }],
+    ['single', { 'x-b3-sampled': '0' }, { b3: '0' }],
+    ['multi', { b3: 'd' }, { 'x-b3-flags': '1' }],
+    ['multi', { 'X-B3-Sampled': '1' }, { 'x-b3-sampled': '1' }],
+  ] as const)('keeps it so that B3 (%s) forwards it, and the other formats write nothing', (encoding, carrier, expected) => {
+    const composite = new CompositePropagator([...everyFormat(), new B3Propagator({ injectEncoding: encoding })]);
+    const ctx = extract(composite, { ...carrier, baggage: 'tenant=acme' });
+    expect(trace.getSpanContext(ctx)).toBeUndefined();
+    expect(entriesOf(ctx)).toEqual({ tenant: 'acme' });
+    const out: Record<string, string> = {};
+    composite.inject(ctx, out, defaultTextMapSetter);
+    // Baggage as before (Jaeger writes it as uberctx-*); no trace header but B3's.
+    expect(out).toEqual({ baggage: 'tenant=acme', 'uberctx-tenant': 'acme', ...expected });
+  });
+
+  it('keeps a span already in the context beside it', () => {
+    const existing = trace.setSpanContext(ROOT_CONTEXT, { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), traceFlags: TraceFlags.SAMPLED });
+    const ctx = extract(new CompositePropagator([new TraceContextPropagator(), new B3Propagator()]), { b3: '0' }, existing);
+    expect(trace.getSpanContext(ctx)?.traceId).toBe('a'.repeat(32));
+    expect(getB3SamplingDecision(ctx)).toBe('deny');
+  });
+
+  it.each([
+    ['before', () => [new TraceContextPropagator(), new B3Propagator()]],
+    ['after', () => [new B3Propagator(), new TraceContextPropagator()]],
+  ])('lets a valid traceparent win whole when tracecontext is configured %s B3', (_order, propagators) => {
+    const composite = new CompositePropagator(propagators());
+    const ctx = extract(composite, { b3: '0', traceparent: `00-${JAEGER_TRACE}-${SPAN}-01` });
+    expect(getB3SamplingDecision(ctx)).toBeUndefined();
+    const out: Record<string, string> = {};
+    composite.inject(ctx, out, defaultTextMapSetter);
+    expect(out).toEqual({ traceparent: `00-${JAEGER_TRACE}-${SPAN}-01`, b3: `${JAEGER_TRACE}-${SPAN}-1` });
   });
 });
 

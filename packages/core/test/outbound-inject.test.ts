@@ -157,3 +157,29 @@ describe('inject() safety', () => {
     );
   });
 });
+
+describe('a B3 sampling decision that came without ids (b3: 0)', () => {
+  const b3 = createPropagator('b3,baggage');
+  const denied = () => b3.extract(ROOT_CONTEXT, { b3: '0', baggage: 'tenant=acme' }, defaultTextMapGetter);
+
+  it('goes on where the policy sends the trace', () => {
+    const carrier: Record<string, string> = {};
+    inject(carrier, { url: 'http://orders.svc/', context: denied(), propagator: b3 });
+    expect(carrier).toEqual({ b3: '0', baggage: 'tenant=acme' });
+  });
+
+  it('is withheld with the trace where the policy withholds it, and counted as such', () => {
+    const policy = createDestinationPolicy({ rules: [{ name: 'partner', hosts: ['*.partner.example'], trace: false, baggage: ['tenant'] }] });
+    const carrier: Record<string, string> = {};
+    inject(carrier, { url: 'https://eu.partner.example/', context: denied(), propagator: b3, policy });
+    expect(carrier).toEqual({ baggage: 'tenant=acme' });
+    expect(diagnosticsSnapshot()['inject.trace.withheld']).toBe(1);
+  });
+
+  it('alone, with no baggage, is context: "inject.no_context" is not counted', () => {
+    const carrier: Record<string, string> = {};
+    inject(carrier, { url: 'http://orders.svc/', context: b3.extract(ROOT_CONTEXT, { b3: '0' }, defaultTextMapGetter), propagator: b3 });
+    expect(carrier).toEqual({ b3: '0' });
+    expect(diagnosticsSnapshot()['inject.no_context']).toBeUndefined();
+  });
+});

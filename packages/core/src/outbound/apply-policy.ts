@@ -11,6 +11,7 @@ import { countDiagnostic, warnOnce } from '../diagnostics/diagnostics.js';
 import type { DestinationDecision } from '../policy/destination.js';
 import type { SensitiveDataGuard } from '../policy/sensitive-data.js';
 import { formatBaggage, isBaggageKey, parseBaggage } from '../wire/baggage.js';
+import { deleteB3SamplingDecision, getB3SamplingDecision } from '../propagators/b3-sampling-decision.js';
 import { INVALID_SPAN_ID, INVALID_TRACE_ID } from '../wire/hex.js';
 
 /** What filtering one baggage for one decision gave; reused while the baggage is the same. */
@@ -179,13 +180,15 @@ export function contextForDestination(
   // Not isSpanContextValid (two regular expressions per call): the propagator validates anyway.
   const hasTrace = spanContext !== undefined && spanContext.traceId !== INVALID_TRACE_ID && spanContext.spanId !== INVALID_SPAN_ID;
   const baggage = propagation.getBaggage(ctx);
-  if (!hasTrace && baggage === undefined) {
+  // A B3 sampling decision that came without ids travels as the trace does.
+  const samplingOnly = !hasTrace && getB3SamplingDecision(ctx) !== undefined;
+  if (!hasTrace && !samplingOnly && baggage === undefined) {
     if (countNoContext) countDiagnostic('inject.no_context');
     return ctx;
   }
   let result = ctx;
-  if (hasTrace && !decision.trace) {
-    result = trace.deleteSpan(result);
+  if ((hasTrace || samplingOnly) && !decision.trace) {
+    result = deleteB3SamplingDecision(trace.deleteSpan(result));
     reportTraceWithheld(decision, destination);
   }
   if (baggage !== undefined) {

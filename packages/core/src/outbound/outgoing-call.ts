@@ -12,6 +12,7 @@ import { contextForDestination, filterBaggageHeader, reportTraceWithheld } from 
 import { originOf, startClientSpan, type OutgoingTarget } from './client-span.js';
 import { isHeaderName, isHeaderValue } from './header-safety.js';
 import type { OutboundConfig } from './outbound-state.js';
+import { deleteB3SamplingDecision } from '../propagators/b3-sampling-decision.js';
 import { isTracingSuppressed } from '../propagators/carrier-access.js';
 
 /** The request's header list, as each client holds it, with lower-case names. */
@@ -189,8 +190,9 @@ export function prepareOutgoingCall(config: OutboundConfig, target: OutgoingTarg
     let base = ctx;
     let span: Span | undefined;
     if (!injectTrace) {
-      // The trace stays as it was written: only baggage is injected from the context.
-      base = trace.deleteSpan(ctx);
+      // The trace stays as it was written: only baggage is injected from the context (no B3
+      // sampling decision beside the caller's trace headers either).
+      base = deleteB3SamplingDecision(trace.deleteSpan(ctx));
     } else if (startSpan) {
       span = startClientSpan(ctx, target, config.guard);
       if (span !== undefined) base = trace.setSpan(ctx, span);

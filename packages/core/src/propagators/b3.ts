@@ -14,8 +14,13 @@
  * - Sampling: `1` accept, `0` deny, `d` debug (an emphasised accept), absent = defer. Debug and
  *   defer cannot be expressed by W3C trace flags, so they are remembered in the context and written
  *   back by `inject` (see {@link B3Propagator.inject}).
- * - A `b3` header holding only a sampling decision (`b3: 0`) carries no ids, so it yields no span
- *   context (and is not counted as malformed).
+ * - A sampling decision sent without ids (`b3: 0`, `b3: 1`, `b3: d`, or `X-B3-Sampled` /
+ *   `X-B3-Flags: 1` without `X-B3-TraceId` and `X-B3-SpanId`) is valid ("Sampling state can also be
+ *   sent on its own"). It yields no span context, but is kept in the context
+ *   (`b3-sampling-decision.ts`) and sent on by `inject` when there is no span context to write:
+ *   "If reject ("don't trace") isn't propagated, the system might receive only parts of the
+ *   operation" (FAQ, "Why propagate a reject sampling decision?").
+ *   Valid ids in the same carrier win over it, with their own sampling state.
  * - `X-B3-Sampled: true` / `false` are accepted ("a lenient implementation may accept them").
  * - The ParentSpanId is validated when present but not kept: the OpenTelemetry span context has no
  *   field for it, and it is never injected.
@@ -33,6 +38,12 @@ import { countDiagnostic } from '../diagnostics/diagnostics.js';
 import { InvalidOptionError } from '../errors.js';
 import { isAllZeros, isHex, padTraceId } from '../wire/hex.js';
 import { hasValidIds } from '../wire/traceparent.js';
+import {
+  deleteB3SamplingDecision,
+  getB3SamplingDecision,
+  setB3SamplingDecision,
+  type B3SamplingDecision,
+} from './b3-sampling-decision.js';
 import { firstHeaderValue, getterFor, isTracingSuppressed, setterFor } from './carrier-access.js';
 import { withRemoteParent } from './remote-parent.js';
 
@@ -106,13 +117,10 @@ interface SamplingMarker {
 
 const SAMPLING_KEY = createContextKey('ctxprop.b3.sampling');
 
-
-/** The parse result of a `b3` value that carries only a sampling decision. */
-const SAMPLING_ONLY = 'sampling-only';
-
 /**
  * Parses a single `b3` header value: `{TraceId}-{SpanId}[-{SamplingState}][-{ParentSpanId}]`, or
- * a bare sampling state. Returns the context, `'sampling-only'`, or `undefined` when invalid.
+ * a bare sampling state. Returns the context, the decision of a bare sampling state (`'deny'` for
+ * `0`), or `undefined` when invalid.
  * A ParentSpanId without a sampling state is accepted (a not-yet-sampled child span).
  *
  * @example
@@ -121,9 +129,9 @@ const SAMPLING_ONLY = 'sampling-only';
  * // { traceId: '80f198ee56343ba864fe8b2a57d3eff7', spanId: '05e3ac9a4f6e3b90', sampling: 'accept' }
  * ```
  */
-export function parseB3Single(value: string): B3Context | typeof SAMPLING_ONLY | undefined {
+export function parseB3Single(value: string): B3Context | B3SamplingDecision | undefined {
   const length = value.length;
-  if (length === 1) return singleSampling(value.charCodeAt(0)) === undefined ? undefined : SAMPLING_ONLY;
+  if (length === 1) return singleSampling(value.charCodeAt(0)) as B3SamplingDecision | undefined;
   let traceIdLength: number;
   if (value.charCodeAt(TRACE_ID_64_LENGTH) === HYPHEN) traceIdLength = TRACE_ID_64_LENGTH;
   else if (value.charCodeAt(TRACE_ID_128_LENGTH) === HYPHEN) traceIdLength = TRACE_ID_128_LENGTH;
@@ -182,11 +190,23 @@ function makeContext(rawTraceId: string, rawSpanId: string, sampling: B3Sampling
   return { traceId: padTraceId(rawTraceId.toLowerCase()), spanId: rawSpanId.toLowerCase(), sampling };
 }
 
+/** Never `'defer'`: defer is the absence of the sampling field. */
 function singleSampling(c: number): B3SamplingState | undefined {
   if (c === 0x31) return 'accept'; // 1
   if (c === 0x30) return 'deny'; // 0
   if (c === 0x64) return 'debug'; // d
   return undefined;
+}
+
+/**
+ * The decision of `X-B3-Sampled` / `X-B3-Flags` sent without ids; `null` for an unknown
+ * `X-B3-Sampled` value, `undefined` when neither header says anything.
+ */
+function multiSamplingOnly(sampled: string | undefined, flags: string | undefined): B3SamplingDecision | null | undefined {
+  if (flags === '1') return 'debug';
+  if (sampled === undefined) return undefined;
+  const state = multiSampling(sampled);
+  return state === 'defer' ? null : state;
 }
 
 function multiSampling(value: string): B3SamplingState {
@@ -230,11 +250,22 @@ export class B3Propagator implements TextMapPropagator {
    * Writes the active span context. A debug trace is written as `d` (single) or `X-B3-Flags: 1`
    * (multi); a deferred decision extracted from upstream is written back as deferred (no sampling
    * field) while the same span context is being forwarded.
+   *
+   * A sampling decision that came without ids (`b3: 0`) is written on its own (`b3: 0`, or
+   * `X-B3-Sampled: 0`; debug as `b3: d` or `X-B3-Flags: 1`) when there is no valid span context.
+   * When there is one (a span an SDK started, a new root), its sampled flag is written: that is the
+   * decision made for that trace, by the SDK's sampler, and ctxprop does not overrule it; the
+   * caller's debug only turns a sampled flag into `d`.
    */
   inject(context: Context, carrier: unknown, setter?: TextMapSetter): void {
     try {
+      if (isTracingSuppressed(context)) return;
       const spanContext = trace.getSpanContext(context);
-      if (spanContext === undefined || !hasValidIds(spanContext) || isTracingSuppressed(context)) return;
+      const decision = getB3SamplingDecision(context);
+      if (spanContext === undefined || !hasValidIds(spanContext)) {
+        if (decision !== undefined) this.injectSamplingOnly(decision, carrier, setterFor(setter));
+        return;
+      }
       const set = setterFor(setter);
       const traceId = spanContext.traceId.toLowerCase();
       const spanId = spanContext.spanId.toLowerCase();
@@ -244,6 +275,8 @@ export class B3Propagator implements TextMapPropagator {
         if (marker.state === 'debug') sampling = 'debug';
         else if (sampling === 'deny' && marker.spanId === spanId) sampling = 'defer';
       }
+      // Debug is an emphasised accept: it may emphasise the sampler's accept, never replace a deny.
+      if (sampling === 'accept' && decision === 'debug') sampling = 'debug';
       if (this.injectEncoding === 'single') {
         const suffix = sampling === 'accept' ? '-1' : sampling === 'deny' ? '-0' : sampling === 'debug' ? '-d' : '';
         set.set(carrier, B3_SINGLE_HEADER, `${traceId}-${spanId}${suffix}`);
@@ -251,9 +284,7 @@ export class B3Propagator implements TextMapPropagator {
       }
       set.set(carrier, B3_TRACE_ID_HEADER, traceId);
       set.set(carrier, B3_SPAN_ID_HEADER, spanId);
-      // "Debug implies an accept decision, so don't also send the X-B3-Sampled header."
-      if (sampling === 'debug') set.set(carrier, B3_FLAGS_HEADER, '1');
-      else if (sampling !== 'defer') set.set(carrier, B3_SAMPLED_HEADER, sampling === 'accept' ? '1' : '0');
+      this.injectMultiSampling(sampling, carrier, set);
     } catch {
       // A throwing custom setter must not fail the request.
       countDiagnostic('internal.error');
@@ -261,13 +292,17 @@ export class B3Propagator implements TextMapPropagator {
   }
 
   /**
-   * Reads `b3`, else `X-B3-*`. Returns `context` unchanged when neither holds valid ids; an invalid
+   * Reads `b3`, else `X-B3-*`. Returns `context` unchanged when neither holds valid ids nor a
+   * sampling decision sent on its own (then kept, see {@link B3Propagator.inject}); an invalid
    * header is counted as `extract.trace.malformed` (never thrown).
    */
   extract(context: Context, carrier: unknown, getter?: TextMapGetter): Context {
     try {
       const get = getterFor(getter);
       let malformed = false;
+      // The single header's own decision, when it holds no ids: it takes precedence over the
+      // X-B3-* decision, but not over X-B3-* ids.
+      let decision: B3SamplingDecision | undefined;
       const single = firstHeaderValue(get.get(carrier, B3_SINGLE_HEADER));
       if (single !== undefined) {
         const parsed = parseB3Single(single);
@@ -275,24 +310,48 @@ export class B3Propagator implements TextMapPropagator {
         if (parsed === undefined) {
           malformed = true;
           countDiagnostic('extract.trace.malformed');
+        } else {
+          decision = parsed;
         }
       }
       const traceId = firstHeaderValue(get.get(carrier, B3_TRACE_ID_HEADER));
       const spanId = firstHeaderValue(get.get(carrier, B3_SPAN_ID_HEADER));
+      const sampled = firstHeaderValue(get.get(carrier, B3_SAMPLED_HEADER));
+      const flags = firstHeaderValue(get.get(carrier, B3_FLAGS_HEADER));
       if (traceId !== undefined || spanId !== undefined) {
-        const sampled = firstHeaderValue(get.get(carrier, B3_SAMPLED_HEADER));
-        const flags = firstHeaderValue(get.get(carrier, B3_FLAGS_HEADER));
         const parsed = parseB3Multi(traceId, spanId, sampled, flags);
         if (parsed !== undefined) return withB3Context(context, parsed);
         // One malformed count per extract, even when both encodings are invalid.
         if (!malformed) countDiagnostic('extract.trace.malformed');
+      } else if (decision === undefined) {
+        const multiDecision = multiSamplingOnly(sampled, flags);
+        if (multiDecision === null) {
+          if (!malformed) countDiagnostic('extract.trace.malformed');
+        } else {
+          decision = multiDecision;
+        }
       }
-      return context;
+      return decision === undefined ? context : setB3SamplingDecision(context, decision);
     } catch {
       // A throwing custom getter must not fail the request.
       countDiagnostic('internal.error');
       return context;
     }
+  }
+
+  /** `b3: 0` / `X-B3-Sampled: 0` and the like: "Sampling state can also be sent on its own". */
+  private injectSamplingOnly(decision: B3SamplingDecision, carrier: unknown, set: TextMapSetter): void {
+    if (this.injectEncoding === 'single') {
+      set.set(carrier, B3_SINGLE_HEADER, decision === 'accept' ? '1' : decision === 'deny' ? '0' : 'd');
+    } else {
+      this.injectMultiSampling(decision, carrier, set);
+    }
+  }
+
+  private injectMultiSampling(sampling: B3SamplingState, carrier: unknown, set: TextMapSetter): void {
+    // "Debug implies an accept decision, so don't also send the X-B3-Sampled header."
+    if (sampling === 'debug') set.set(carrier, B3_FLAGS_HEADER, '1');
+    else if (sampling !== 'defer') set.set(carrier, B3_SAMPLED_HEADER, sampling === 'accept' ? '1' : '0');
   }
 
   /** The headers `inject` writes for the configured encoding. */
@@ -304,7 +363,8 @@ export class B3Propagator implements TextMapPropagator {
 function withB3Context(context: Context, parsed: B3Context): Context {
   const { traceId, spanId, sampling } = parsed;
   const sampled = sampling === 'accept' || sampling === 'debug';
-  let next = withRemoteParent(context, traceId, spanId, sampled);
+  // Valid ids win over a decision sent without ids, kept from an earlier extraction.
+  let next = withRemoteParent(deleteB3SamplingDecision(context), traceId, spanId, sampled);
   if (sampling === 'debug' || sampling === 'defer') {
     const marker: SamplingMarker = { traceId, spanId, state: sampling };
     next = next.setValue(SAMPLING_KEY, marker);

@@ -16,6 +16,7 @@ import { countDiagnostic, warnOnce } from '../diagnostics/diagnostics.js';
 import { InvalidOptionError } from '../errors.js';
 import { hasValidIds } from '../wire/traceparent.js';
 import { B3Propagator } from './b3.js';
+import { getB3SamplingDecision, setB3SamplingDecision, type B3SamplingDecision } from './b3-sampling-decision.js';
 import { getterFor, setterFor } from './carrier-access.js';
 
 /**
@@ -147,6 +148,7 @@ export class CompositePropagator implements TextMapPropagator {
     if (originalBaggage !== undefined) base = propagation.deleteBaggage(base);
     let winner: Context | undefined;
     let baggage: Baggage | undefined;
+    let samplingDecision: B3SamplingDecision | undefined;
     for (const propagator of this.propagators) {
       let result: Context;
       try {
@@ -163,11 +165,15 @@ export class CompositePropagator implements TextMapPropagator {
       if (winner === undefined) {
         const span = trace.getSpan(result);
         if (span !== undefined && hasValidIds(span.spanContext())) winner = result;
+        else samplingDecision ??= getB3SamplingDecision(result);
       }
     }
     if (winner === undefined) {
       this.diagnoseNoTraceContext(carrier, get);
-      return baggage === undefined ? context : propagation.setBaggage(context, baggage);
+      // With no trace context found, a B3 decision sent without ids (`b3: 0`) is kept, so that
+      // B3 sends it on; a valid trace context of any format wins over it (dropped with the loser).
+      const kept = samplingDecision === undefined ? context : setB3SamplingDecision(context, samplingDecision);
+      return baggage === undefined ? kept : propagation.setBaggage(kept, baggage);
     }
     // The winner's own context (its span over `base`), with the merged baggage (or the original one
     // when no format carried any): at most one more context copy.
