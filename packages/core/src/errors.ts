@@ -86,3 +86,68 @@ export function describe(value: unknown): string {
   if (typeof value === 'object') return 'an object';
   return String(value);
 }
+
+/**
+ * Throws {@link InvalidOptionError} for the first key of `options` that is not in `known`, naming
+ * it by its full path (`sensitiveData.allowkeys`) and suggesting the known name it is closest to
+ * (`Did you mean "allowKeys"?`), so that a misspelt option fails at start-up instead of being
+ * ignored. `path` is where `options` sits (empty at the top level); `owner` names it in the
+ * message (the adapter, `createSensitiveDataGuard()`, ...), `path` when not given.
+ *
+ * @example
+ * ```ts
+ * rejectUnknownOptions({ allowkeys: [] }, ['enabled', 'allowKeys'], 'sensitiveData');
+ * // throws: ctxprop: option "sensitiveData.allowkeys" must be a known option of sensitiveData
+ * // (enabled, allowKeys) (got "allowkeys"). Did you mean "allowKeys"?
+ * ```
+ */
+export function rejectUnknownOptions(options: object, known: readonly string[], path: string, owner: string = path): void {
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    const closest = closestName(key, known);
+    throw new InvalidOptionError(
+      path === '' ? key : `${path}.${key}`,
+      `a known option of ${owner} (${known.join(', ')})`,
+      key,
+      closest === undefined ? 'Remove it or fix its spelling.' : `Did you mean "${closest}"?`,
+    );
+  }
+}
+
+/**
+ * The known name a misspelt one most likely meant: the same name in another case, else the
+ * nearest by edit distance (a swap of two neighbouring letters counts as one edit), when it is
+ * within a third of the name's length.
+ */
+function closestName(name: string, known: readonly string[]): string | undefined {
+  const lower = name.toLowerCase();
+  let best: string | undefined;
+  let bestDistance = Math.max(1, Math.floor(name.length / 3)) + 1;
+  for (const candidate of known) {
+    const distance = editDistance(lower, candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/** Optimal-string-alignment distance: insertions, deletions, substitutions and adjacent swaps. */
+function editDistance(a: string, b: string): number {
+  // Three rolling rows (two back, for swaps) instead of the full table: option names are short.
+  let previous2: number[] = [];
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let distance = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) distance = Math.min(distance, previous2[j - 2] + 1);
+      current.push(distance);
+    }
+    previous2 = previous;
+    previous = current;
+  }
+  return previous[b.length];
+}

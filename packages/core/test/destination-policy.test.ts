@@ -140,6 +140,33 @@ describe('createDestinationPolicy() validation', () => {
     expect((thrown as Error).message.startsWith('ctxprop: ')).toBe(true);
   });
 
+  it.each([
+    [{ rule: [] }, 'destinations.rule', 'Did you mean "rules"?'],
+    [{ cachesize: 10 }, 'destinations.cachesize', 'Did you mean "cacheSize"?'],
+    [{ rules: [{ host: ['a.example'] }] }, 'destinations.rules[0].host', 'Did you mean "hosts"?'],
+    [{ rules: [{ hosts: ['a.example'], origin: ['https://a.example'] }] }, 'destinations.rules[0].origin', 'Did you mean "origins"?'],
+    [{ rules: [{ hosts: ['a.example'], when: () => true }] }, 'destinations.rules[0].when', 'Remove it'],
+    [{ public: { traces: false } }, 'destinations.public.traces', 'Did you mean "trace"?'],
+    [{ internal: { baggages: 'none' } }, 'destinations.internal.baggages', 'Did you mean "baggage"?'],
+    [{ public: 'none' }, 'destinations.public', 'trace'],
+    [[{ hosts: ['a.example'] }], 'destinations', 'rules'],
+  ])('refuses the unknown key or wrong shape in %j, naming %s and the fix', (options, option, fix) => {
+    let thrown: unknown;
+    try {
+      createDestinationPolicy(options as never);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(InvalidOptionError);
+    expect((thrown as InvalidOptionError).option).toBe(option);
+    expect((thrown as Error).message).toContain(fix);
+  });
+
+  it('names the options by the path it is given, and keeps the rule names of its decisions', () => {
+    expect(() => createDestinationPolicy({ rules: [{ hosts: ['*'] }] }, 'egress')).toThrow('option "egress.rules[0].hosts[0]"');
+    expect(createDestinationPolicy({ rules: [{ hosts: ['a.example'] }] }, 'egress')('https://a.example/').rule).toBe('destinations.rules[0]');
+  });
+
   it('suggests the fix in the message', () => {
     expect(() => createDestinationPolicy({ rules: [{ hosts: ['https://api.example.com'] }] })).toThrow(/use "origins" for scheme and port/);
   });

@@ -52,6 +52,47 @@ describe('resolveInboundOptions()', () => {
     expect(error.message.startsWith(`ctxprop: option "${option}" must be`)).toBe(true);
   });
 
+  // Issue 3: every nested options object rejects unknown keys, and errors name the option by its
+  // full path (options under `outbound` included) and say the fix.
+  it.each([
+    ['a misspelt option', { trsut: 'link' }, 'trsut', 'Did you mean "trust"?'],
+    ['an option in the wrong case', { Metrics: false }, 'Metrics', 'Did you mean "metrics"?'],
+    ['an unknown option with no close name', { colour: 'red' }, 'colour', 'Remove it'],
+    ['a misspelt sensitiveData.allowKeys', { sensitiveData: { allowkeys: ['contact'] } }, 'sensitiveData.allowkeys', 'Did you mean "allowKeys"?'],
+    ['a misspelt sensitiveData.enabled', { sensitiveData: { enable: false } }, 'sensitiveData.enable', 'Did you mean "enabled"?'],
+    ['sensitiveData given as an array', { sensitiveData: ['contact'] }, 'sensitiveData', 'allowKeys'],
+    ['a misspelt trust option', { trust: { trustedAddress: ['private'] } }, 'trust.trustedAddress', 'Did you mean "trustedAddresses"?'],
+    ['a misspelt trustedHeader option', { trust: { trustedHeader: { name: 'x-gw', valeu: 's' } } }, 'trust.trustedHeader.valeu', 'Did you mean "value"?'],
+    ['an unknown outbound option', { outbound: { nope: 1 } }, 'outbound.nope', 'Remove it'],
+    ['a misspelt outbound option', { outbound: { destination: {} } }, 'outbound.destination', 'Did you mean "destinations"?'],
+    ['an outbound propagator that is not one', { outbound: { propagator: 5 } }, 'outbound.propagator', 'createPropagator'],
+    ['an outbound spans flag that is not a boolean', { outbound: { spans: 'yes' } }, 'outbound.spans', 'false'],
+    ['an outbound existingTraceparent it does not know', { outbound: { existingTraceparent: 'append' } }, 'outbound.existingTraceparent', 'replace'],
+    ['outbound sensitiveData of the wrong type', { outbound: { sensitiveData: 'off' } }, 'outbound.sensitiveData', 'false'],
+    ['a bad outbound sensitiveData option', { outbound: { sensitiveData: { allowKeys: 'x' } } }, 'outbound.sensitiveData.allowKeys', 'array'],
+    ['a misspelt outbound sensitiveData option', { outbound: { sensitiveData: { allowkeys: [] } } }, 'outbound.sensitiveData.allowkeys', 'Did you mean "allowKeys"?'],
+    ['outbound destinations of the wrong type', { outbound: { destinations: 5 } }, 'outbound.destinations', 'createDestinationPolicy'],
+    ['outbound destinations given as an array', { outbound: { destinations: [{ hosts: ['a.example'] }] } }, 'outbound.destinations', 'rules'],
+    ['a misspelt destinations option', { outbound: { destinations: { rule: [] } } }, 'outbound.destinations.rule', 'Did you mean "rules"?'],
+    ['a bad host in a destination rule', { outbound: { destinations: { rules: [{ hosts: ['*'] }] } } }, 'outbound.destinations.rules[0].hosts[0]', 'origins'],
+    ['a bad CIDR block in a destination rule', { outbound: { destinations: { rules: [{ cidrs: ['10.0.0.0/40'] }] } } }, 'outbound.destinations.rules[0].cidrs[0]', 'CIDR'],
+    ['a misspelt destination rule option', { outbound: { destinations: { rules: [{ host: ['a.example'] }] } } }, 'outbound.destinations.rules[0].host', 'Did you mean "hosts"?'],
+    ['a misspelt grant in a destination rule', { outbound: { destinations: { rules: [{ hosts: ['a.example'], baggages: 'none' }] } } }, 'outbound.destinations.rules[0].baggages', 'Did you mean "baggage"?'],
+    ['a misspelt public grant option', { outbound: { destinations: { public: { traces: false } } } }, 'outbound.destinations.public.traces', 'Did you mean "trace"?'],
+    ['a bad internal grant option', { outbound: { destinations: { internal: { baggage: [1] } } } }, 'outbound.destinations.internal.baggage', 'baggage keys'],
+    ['a bad destinations cache size', { outbound: { destinations: { cacheSize: 0 } } }, 'outbound.destinations.cacheSize', 'whole number'],
+  ])('names the full path of the option and the fix for %s', (_name, options, option, fix) => {
+    const error = optionError(options);
+    expect(error.option).toBe(option);
+    expect(error.message.startsWith(`ctxprop: option "${option}" must be`)).toBe(true);
+    expect(error.message).toContain(fix);
+  });
+
+  it('checks the outbound options when they are resolved, not when the handler starts', () => {
+    expect(() => resolveInboundOptions({ outbound: { spanz: false } } as never, ADAPTER)).toThrow(InvalidOptionError);
+    expect(() => resolveInboundOptions({ outbound: { spans: false, destinations: { rules: [{ hosts: ['a.example'] }] } } }, ADAPTER)).not.toThrow();
+  });
+
   it('accepts the options an adapter adds', () => {
     expect(() => resolveInboundOptions({ logLevel: 'debug' } as never, ADAPTER)).not.toThrow();
   });

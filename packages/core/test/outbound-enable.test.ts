@@ -5,7 +5,7 @@
 import { context } from '@opentelemetry/api';
 import { request } from 'undici';
 import * as http from 'node:http';
-import { enableOutboundPropagation, InvalidOptionError } from '@ctxprop/core';
+import { enableOutboundPropagation, InvalidOptionError, resolveInboundOptions, type OutboundOptions } from '@ctxprop/core';
 import { contextWith, startServer, type TestServer } from './outbound-helpers';
 
 let server: TestServer;
@@ -53,6 +53,44 @@ describe('enableOutboundPropagation() options', () => {
     }
     expect(thrown).toBeInstanceOf(InvalidOptionError);
     expect((thrown as InvalidOptionError).option).toBe(option);
+  });
+
+  // Called directly, the names are enableOutboundPropagation's own (no "outbound." prefix).
+  it.each([
+    [{ spanz: true }, 'spanz', 'Did you mean "spans"?'],
+    [{ nope: 1 }, 'nope', 'Remove it'],
+    [{ destination: {} }, 'destination', 'Did you mean "destinations"?'],
+    [{ propagator: 5 }, 'propagator', 'createPropagator'],
+    [{ destinations: 'internal' }, 'destinations', 'createDestinationPolicy'],
+    [{ destinations: { rule: [] } }, 'destinations.rule', 'Did you mean "rules"?'],
+    [{ destinations: { rules: [{ host: ['a.example'] }] } }, 'destinations.rules[0].host', 'Did you mean "hosts"?'],
+    [{ destinations: { rules: [{ hosts: ['a.example'], tarce: false }] } }, 'destinations.rules[0].tarce', 'Did you mean "trace"?'],
+    [{ destinations: { public: { baggages: 'none' } } }, 'destinations.public.baggages', 'Did you mean "baggage"?'],
+    [{ destinations: { internal: { trace: 'yes' } } }, 'destinations.internal.trace', 'false'],
+    [{ sensitiveData: 5 }, 'sensitiveData', 'false'],
+    [{ sensitiveData: { allowkeys: ['contact'] } }, 'sensitiveData.allowkeys', 'Did you mean "allowKeys"?'],
+    [{ sensitiveData: { enable: false } }, 'sensitiveData.enable', 'Did you mean "enabled"?'],
+  ])('refuses %j naming %s and the fix', (options, option, fix) => {
+    let thrown: unknown;
+    try {
+      enableOutboundPropagation(options as never).disable();
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(InvalidOptionError);
+    expect((thrown as InvalidOptionError).option).toBe(option);
+    expect((thrown as Error).message.startsWith(`ctxprop: option "${option}" must be`)).toBe(true);
+    expect((thrown as Error).message).toContain(fix);
+  });
+
+  it('puts in force the outbound options an adapter checked under "outbound", as they were checked', async () => {
+    const adapter = { name: '@ctxprop/test', version: '0.0.0' };
+    const resolved = resolveInboundOptions({ outbound: { destinations: { internal: { baggage: ['plan'] } } } }, adapter);
+    expect(Object.isFrozen(resolved.outbound)).toBe(true);
+    const handle = enableOutboundPropagation(resolved.outbound as OutboundOptions);
+    await callBoth({ tenant: 'acme', plan: 'gold' });
+    expect(server.received.slice(-2).map((entry) => entry.headers.baggage)).toEqual([['plan=gold'], ['plan=gold']]);
+    handle.disable();
   });
 
   it('returns a handle that does nothing for false', async () => {

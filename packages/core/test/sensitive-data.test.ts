@@ -130,4 +130,22 @@ describe('createSensitiveDataGuard()', () => {
     expect(() => createSensitiveDataGuard(options as never)).toThrow(InvalidOptionError);
     expect(() => createSensitiveDataGuard(options as never)).toThrow(`option "${option}"`);
   });
+
+  it.each([
+    [{ allowkeys: ['contact'] }, 'sensitiveData.allowkeys', 'Did you mean "allowKeys"?'],
+    [{ enable: false }, 'sensitiveData.enable', 'Did you mean "enabled"?'],
+    [{ keyPattern: ['ssn'] }, 'sensitiveData.keyPattern', 'Did you mean "keyPatterns"?'],
+    [{ redact: true }, 'sensitiveData.redact', 'Remove it'],
+    [['contact'], 'sensitiveData', 'allowKeys'],
+  ])('refuses %j, naming %s and the fix', (options, option, fix) => {
+    expect(() => createSensitiveDataGuard(options as never)).toThrow(InvalidOptionError);
+    expect(() => createSensitiveDataGuard(options as never)).toThrow(`option "${option}"`);
+    expect(() => createSensitiveDataGuard(options as never)).toThrow(fix);
+  });
+
+  it('names the options by the path it is given', () => {
+    expect(() => createSensitiveDataGuard({ allowkeys: [] } as never, 'logging.sensitiveData')).toThrow(
+      'option "logging.sensitiveData.allowkeys"',
+    );
+  });
 });

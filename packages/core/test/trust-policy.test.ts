@@ -232,6 +232,26 @@ describe('createTrustPolicy() validation', () => {
   });
 });
 
+describe('createTrustPolicy() unknown keys', () => {
+  it.each([
+    [{ trustedAdresses: ['private'] }, 'trust.trustedAdresses', 'Did you mean "trustedAddresses"?'],
+    [{ trustedAddresses: ['private'], untrustedbaggage: ['a'] }, 'trust.untrustedbaggage', 'Did you mean "untrustedBaggage"?'],
+    [{ trustedAddresses: ['private'], policy: 'strict' }, 'trust.policy', 'Remove it'],
+    [{ trustedHeader: { name: 'x-gw', valeu: 's' } }, 'trust.trustedHeader.valeu', 'Did you mean "value"?'],
+    [{ trustedHeader: { header: 'x-gw' } }, 'trust.trustedHeader.header', 'Remove it'],
+  ])('refuses %j, naming %s and the fix', (option, optionName, fix) => {
+    let error: unknown;
+    try {
+      createTrustPolicy(option as never);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect((error as InvalidOptionError).option).toBe(optionName);
+    expect((error as Error).message).toContain(fix);
+  });
+});
+
 describe('createTrustPolicy() on wire input', () => {
   it('never throws, whatever the client address and headers', () => {
     const policy = createTrustPolicy({ trustedAddresses: ['private', '2001:db8::/32'], trustedHeader: { name: 'x-gw', value: 'k' }, match: 'any' });

@@ -5,8 +5,8 @@
  */
 import type { TextMapPropagator } from '@opentelemetry/api';
 import type { BaggageEntries } from '../baggage/active-baggage.js';
-import { InvalidOptionError, isCtxpropError } from '../errors.js';
-import type { OutboundOptions } from '../outbound/enable.js';
+import { InvalidOptionError, isCtxpropError, rejectUnknownOptions } from '../errors.js';
+import { resolveOutboundOptions, type OutboundOptions } from '../outbound/enable.js';
 import { createSensitiveDataGuard, type SensitiveDataGuard, type SensitiveDataOptions } from '../policy/sensitive-data.js';
 import { createTrustPolicy, type TrustOption, type TrustPolicy } from '../policy/trust.js';
 import { createPropagator } from '../propagators/create-propagator.js';
@@ -192,12 +192,16 @@ function resolveKeys(value: unknown): readonly string[] {
   return Object.freeze([...new Set(value as string[])]);
 }
 
+/**
+ * The `outbound` option, checked now under its full path (`outbound.destinations.rules[0]...`):
+ * `enableOutboundPropagation`, called when the handler starts, takes the result as it is.
+ */
 function resolveOutbound(value: unknown, propagator: TextMapPropagator | undefined): OutboundOptions | boolean {
   if (value === false) return false;
-  if (value === undefined || value === true) return propagator === undefined ? true : { propagator };
+  if (value === undefined || value === true) return propagator === undefined ? true : resolveOutboundOptions({ propagator }, 'outbound');
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
     const options = value as OutboundOptions;
-    return propagator === undefined || options.propagator !== undefined ? options : { ...options, propagator };
+    return resolveOutboundOptions(propagator === undefined || options.propagator !== undefined ? options : { ...options, propagator }, 'outbound');
   }
   throw new InvalidOptionError('outbound', 'true, false or an options object', value, 'Use outbound: false to leave outbound calls alone.');
 }
@@ -221,11 +225,7 @@ export function resolveInboundOptions<Request = unknown>(
   }
   const given = options ?? {};
   const extra = adapter.extraOptions ?? [];
-  for (const key of Object.keys(given)) {
-    if (!KNOWN_OPTIONS.includes(key) && !extra.includes(key)) {
-      throw new InvalidOptionError(key, `a known option of ${adapter.name} (${[...KNOWN_OPTIONS, ...extra].join(', ')})`, key, 'Remove it or fix its spelling.');
-    }
-  }
+  rejectUnknownOptions(given, [...KNOWN_OPTIONS, ...extra], '', adapter.name);
   if (given.baggage !== undefined && typeof given.baggage !== 'function') {
     throw new InvalidOptionError('baggage', 'a function (request) => entries', given.baggage, `Example: baggage: (req) => ({ 'customer.tier': 'gold' }).`);
   }
@@ -241,7 +241,7 @@ export function resolveInboundOptions<Request = unknown>(
   if (given.restoreContext !== undefined && typeof given.restoreContext !== 'boolean') {
     throw new InvalidOptionError('restoreContext', 'true or false', given.restoreContext, "false leaves the rest of a request in whatever context a middleware's callback ran in.");
   }
-  if (given.sensitiveData !== undefined && (typeof given.sensitiveData !== 'object' || given.sensitiveData === null)) {
+  if (given.sensitiveData !== undefined && (typeof given.sensitiveData !== 'object' || given.sensitiveData === null || Array.isArray(given.sensitiveData))) {
     throw new InvalidOptionError('sensitiveData', 'an options object', given.sensitiveData, `Example: { allowKeys: ['session.region'] }.`);
   }
   const propagator = resolvePropagator(given.propagators);

@@ -4,7 +4,7 @@
  */
 import type { TextMapPropagator } from '@opentelemetry/api';
 import { ensureContextManager } from '../context/runtime.js';
-import { InvalidOptionError } from '../errors.js';
+import { InvalidOptionError, rejectUnknownOptions } from '../errors.js';
 import { createPropagator } from '../propagators/create-propagator.js';
 import { createDestinationPolicy, type DestinationPolicy, type DestinationPolicyOptions } from '../policy/destination.js';
 import { createSensitiveDataGuard, type SensitiveDataGuard, type SensitiveDataOptions } from '../policy/sensitive-data.js';
@@ -79,39 +79,88 @@ export interface OutboundHandle {
   disable(): void;
 }
 
-const KNOWN_OPTIONS = new Set(['propagator', 'destinations', 'sensitiveData', 'existingTraceparent', 'spans']);
+const KNOWN_OPTIONS: readonly string[] = ['propagator', 'destinations', 'sensitiveData', 'existingTraceparent', 'spans'];
 
-function resolveOptions(options: OutboundOptions): OutboundConfig {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new InvalidOptionError('outbound', 'an options object, or false to turn outbound propagation off', options);
+/**
+ * Configurations built by {@link resolveOutboundOptions}, by the (frozen) options object it
+ * returned: `enableOutboundPropagation` takes them as they are instead of checking and building
+ * them again, so the configuration in force is the one checked under the caller's option names.
+ */
+const resolvedConfigs = new WeakMap<OutboundOptions, OutboundConfig>();
+
+function isPlainObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Checks outbound options and builds their configuration. `path` is where the options sit in the
+ * caller's options: empty for `enableOutboundPropagation(options)`, where the names are its own
+ * (`destinations.rules[0].hosts[0]`); `'outbound'` for the adapters' `outbound` option, where they
+ * are `outbound.destinations.rules[0].hosts[0]`.
+ */
+function resolveConfig(options: OutboundOptions, path: string): OutboundConfig {
+  if (!isPlainObject(options)) {
+    throw new InvalidOptionError(path || 'outbound', 'an options object, or false to turn outbound propagation off', options);
   }
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(key)) {
-      throw new InvalidOptionError(key, `one of ${[...KNOWN_OPTIONS].join(', ')}`, key, `Remove "${key}" or fix its spelling.`);
-    }
-  }
+  const name = (option: string): string => (path === '' ? option : `${path}.${option}`);
+  rejectUnknownOptions(options, KNOWN_OPTIONS, path, path || 'enableOutboundPropagation()');
   const { propagator, destinations, sensitiveData, existingTraceparent = 'keep', spans = true } = options;
   if (
     propagator !== undefined &&
     (typeof propagator !== 'object' || propagator === null || typeof propagator.inject !== 'function' || typeof propagator.fields !== 'function')
   ) {
-    throw new InvalidOptionError('propagator', 'a TextMapPropagator (with inject, extract and fields)', propagator, 'Pass createPropagator(...) or an OpenTelemetry propagator.');
+    throw new InvalidOptionError(name('propagator'), 'a TextMapPropagator (with inject, extract and fields)', propagator, 'Pass createPropagator(...) or an OpenTelemetry propagator.');
+  }
+  if (destinations !== undefined && typeof destinations !== 'function' && !isPlainObject(destinations)) {
+    throw new InvalidOptionError(
+      name('destinations'),
+      'options of createDestinationPolicy() or a policy it made',
+      destinations,
+      `Example: { rules: [{ hosts: ['*.partner.example'], baggage: ['tenant.id'] }] }.`,
+    );
+  }
+  if (sensitiveData !== undefined && sensitiveData !== false && typeof sensitiveData !== 'function' && !isPlainObject(sensitiveData)) {
+    throw new InvalidOptionError(
+      name('sensitiveData'),
+      'options of createSensitiveDataGuard(), a guard function, or false',
+      sensitiveData,
+      `Example: { allowKeys: ['session.region'] }; false sends baggage that looks like secrets.`,
+    );
   }
   if (existingTraceparent !== 'keep' && existingTraceparent !== 'replace') {
-    throw new InvalidOptionError('existingTraceparent', '"keep" or "replace"', existingTraceparent);
+    throw new InvalidOptionError(name('existingTraceparent'), '"keep" or "replace"', existingTraceparent);
   }
-  if (typeof spans !== 'boolean') throw new InvalidOptionError('spans', 'true or false', spans);
+  if (typeof spans !== 'boolean') throw new InvalidOptionError(name('spans'), 'true or false', spans);
   let guard: SensitiveDataGuard;
   if (sensitiveData === false) guard = createSensitiveDataGuard({ enabled: false });
   else if (typeof sensitiveData === 'function') guard = sensitiveData;
-  else guard = createSensitiveDataGuard(sensitiveData ?? {});
+  else guard = createSensitiveDataGuard(sensitiveData ?? {}, name('sensitiveData'));
   return {
     propagator: propagator ?? createPropagator(),
-    policy: typeof destinations === 'function' ? destinations : createDestinationPolicy(destinations ?? {}),
+    policy: typeof destinations === 'function' ? destinations : createDestinationPolicy(destinations ?? {}, name('destinations')),
     guard,
     existingTraceparent,
     spans,
   };
+}
+
+/**
+ * Checks outbound options given inside another API's options, naming them by their `path` there
+ * (`outbound.destinations.rules[0].hosts[0]`), and returns a frozen copy that
+ * {@link enableOutboundPropagation} later puts in force without checking it again. Throws
+ * {@link InvalidOptionError} for a bad option.
+ *
+ * @example
+ * ```ts
+ * const outbound = resolveOutboundOptions({ spans: false }, 'outbound'); // at start-up
+ * enableOutboundPropagation(outbound); // when the handler starts
+ * ```
+ */
+export function resolveOutboundOptions(options: OutboundOptions, path: string): OutboundOptions {
+  const config = resolveConfig(options, path);
+  const resolved = Object.freeze({ ...options });
+  resolvedConfigs.set(resolved, config);
+  return resolved;
 }
 
 /**
@@ -137,7 +186,7 @@ function resolveOptions(options: OutboundOptions): OutboundConfig {
  */
 export function enableOutboundPropagation(options?: OutboundOptions | false): OutboundHandle {
   if (options === false) return { disable() {} };
-  const entry = options === undefined ? undefined : { config: resolveOptions(options) };
+  const entry = options === undefined ? undefined : { config: resolvedConfigs.get(options) ?? resolveConfig(options, '') };
   const state = outboundState();
   state.configured ??= [];
   if (entry !== undefined) state.configured.push(entry);

@@ -3,7 +3,7 @@
  * `InvalidOptionError` naming it, `destinations.rules[1].hosts[0]`, and the fix), then matched
  * against an origin without parsing anything again.
  */
-import { InvalidOptionError } from '../errors.js';
+import { InvalidOptionError, rejectUnknownOptions } from '../errors.js';
 import { createCidrMatcher } from './cidr.js';
 import type { DestinationDecision, DestinationGrant, DestinationRule } from './destination.js';
 
@@ -17,6 +17,9 @@ export interface CompiledRule {
   readonly cidr: ((address: string) => boolean) | undefined;
   readonly match: ((url: URL) => boolean) | undefined;
 }
+
+const GRANT_KEYS: readonly string[] = ['trace', 'baggage'];
+const RULE_KEYS: readonly string[] = ['name', 'hosts', 'origins', 'cidrs', 'match', ...GRANT_KEYS];
 
 /**
  * Throws the `InvalidOptionError` of a destination option.
@@ -48,7 +51,10 @@ function checkStringArray(value: unknown, option: string, expected: string): rea
  */
 export function compileGrant(grant: DestinationGrant | undefined, option: string, fallback: Required<DestinationGrant>): Required<DestinationGrant> {
   if (grant === undefined) return fallback;
-  if (typeof grant !== 'object' || grant === null) invalid(option, 'an object such as { trace: true, baggage: "all" }', grant);
+  if (typeof grant !== 'object' || grant === null || Array.isArray(grant)) {
+    invalid(option, 'an object such as { trace: true, baggage: "all" }', grant, `Example: { trace: false, baggage: 'none' }.`);
+  }
+  rejectUnknownOptions(grant, GRANT_KEYS, option);
   const trace = grant.trace ?? fallback.trace;
   if (typeof trace !== 'boolean') invalid(`${option}.trace`, 'true or false', grant.trace);
   const baggage = grant.baggage ?? fallback.baggage;
@@ -93,25 +99,27 @@ function compileOrigin(text: string, option: string): string {
 }
 
 /**
- * Checks one rule and prepares it for matching; `index` names it in errors and decisions.
+ * Checks one rule and prepares it for matching; `index` names it in decisions
+ * (`destinations.rules[0]`) and, under `policyOption`, in errors (`outbound.destinations.rules[0]`).
  *
  * @example
  * ```ts
  * compileRule({ hosts: ['*.partner.example'], baggage: ['tenant'] }, 0).decision.rule; // 'destinations.rules[0]'
  * ```
  */
-export function compileRule(rule: DestinationRule, index: number): CompiledRule {
-  const option = `destinations.rules[${index}]`;
-  if (typeof rule !== 'object' || rule === null) {
+export function compileRule(rule: DestinationRule, index: number, policyOption = 'destinations'): CompiledRule {
+  const option = `${policyOption}.rules[${index}]`;
+  if (typeof rule !== 'object' || rule === null || Array.isArray(rule)) {
     invalid(option, 'an object such as { hosts: ["*.example.com"], baggage: "all" }', rule);
   }
+  rejectUnknownOptions(rule, RULE_KEYS, option);
   if (rule.hosts === undefined && rule.origins === undefined && rule.cidrs === undefined && rule.match === undefined) {
     invalid(option, 'a rule with "hosts", "origins", "cidrs" or "match"', rule, 'Say which destinations the rule is about.');
   }
   if (rule.name !== undefined && (typeof rule.name !== 'string' || rule.name === '')) {
     invalid(`${option}.name`, 'a non-empty string', rule.name);
   }
-  const grant = compileGrant(rule, option, { trace: true, baggage: 'all' });
+  const grant = compileGrant({ trace: rule.trace, baggage: rule.baggage }, option, { trace: true, baggage: 'all' });
   const exactHosts = new Set<string>();
   const suffixes: string[] = [];
   if (rule.hosts !== undefined) {
@@ -133,7 +141,7 @@ export function compileRule(rule: DestinationRule, index: number): CompiledRule 
   }
   return {
     index,
-    decision: Object.freeze({ trace: grant.trace, baggage: grant.baggage, rule: rule.name ?? option }),
+    decision: Object.freeze({ trace: grant.trace, baggage: grant.baggage, rule: rule.name ?? `destinations.rules[${index}]` }),
     exactHosts,
     suffixes,
     origins,

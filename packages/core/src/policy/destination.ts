@@ -8,6 +8,7 @@
  * (`.local`, `.internal`, `.svc`, `.cluster.local`) get trace headers and all baggage; any other
  * host gets trace headers and no baggage. Decisions are cached per origin.
  */
+import { rejectUnknownOptions } from '../errors.js';
 import { isPrivateAddress } from './cidr.js';
 import { compileGrant, compileRule, invalid, staticMatch } from './destination-rules.js';
 import { isLoopbackAddress, parseIpAddress } from './ip-address.js';
@@ -187,6 +188,8 @@ export function decideByOrigin(policy: DestinationPolicy, origin: string, path: 
   return byOrigin !== undefined ? byOrigin(origin, path) : policy(`${origin}${path}`);
 }
 
+const OPTION_KEYS: readonly string[] = ['rules', 'internal', 'public', 'cacheSize'];
+
 const DEFAULT_CACHE_SIZE = 1000;
 const MAX_CACHE_SIZE = 1_000_000;
 
@@ -221,9 +224,9 @@ function originPrefix(url: string): string {
 }
 
 /**
- * Builds a destination policy. Options are validated now; a bad one throws
- * {@link InvalidOptionError} naming it (`destinations.rules[1].cidrs[0]`) and the fix. The
- * policy never throws.
+ * Builds a destination policy. Options are validated now; a bad one, or an unknown key, throws
+ * {@link InvalidOptionError} naming it under `option` (`destinations.rules[1].cidrs[0]`) and the
+ * fix. The policy never throws; its decisions name rules `destinations.rules[i]` whatever `option`.
  *
  * By default trace headers go everywhere and baggage goes only to internal destinations: see
  * the README section "Outbound propagation and destination policy" for why.
@@ -241,19 +244,20 @@ function originPrefix(url: string): string {
  * policy('https://api.github.com/');       // { trace: true, baggage: 'none', rule: 'default:public' }
  * ```
  */
-export function createDestinationPolicy(options: DestinationPolicyOptions = {}): DestinationPolicy {
-  if (typeof options !== 'object' || options === null) {
-    invalid('destinations', 'an object such as { rules: [...] }', options);
+export function createDestinationPolicy(options: DestinationPolicyOptions = {}, option = 'destinations'): DestinationPolicy {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    invalid(option, 'an object such as { rules: [...] }', options, `Example: { rules: [{ hosts: ['*.partner.example'], baggage: ['tenant.id'] }] }.`);
   }
+  rejectUnknownOptions(options, OPTION_KEYS, option);
   const rulesOption = options.rules ?? [];
-  if (!Array.isArray(rulesOption)) invalid('destinations.rules', 'an array of rules', options.rules);
-  const rules = rulesOption.map(compileRule);
+  if (!Array.isArray(rulesOption)) invalid(`${option}.rules`, 'an array of rules', options.rules);
+  const rules = rulesOption.map((rule: DestinationRule, index) => compileRule(rule, index, option));
   const functionRules = rules.filter((rule) => rule.match !== undefined);
-  const internal = compileGrant(options.internal, 'destinations.internal', { trace: true, baggage: 'all' });
-  const publicGrant = compileGrant(options.public, 'destinations.public', { trace: true, baggage: 'none' });
+  const internal = compileGrant(options.internal, `${option}.internal`, { trace: true, baggage: 'all' });
+  const publicGrant = compileGrant(options.public, `${option}.public`, { trace: true, baggage: 'none' });
   const cacheSize = options.cacheSize ?? DEFAULT_CACHE_SIZE;
   if (!Number.isInteger(cacheSize) || cacheSize < 1 || cacheSize > MAX_CACHE_SIZE) {
-    invalid('destinations.cacheSize', `a whole number from 1 to ${MAX_CACHE_SIZE}`, options.cacheSize);
+    invalid(`${option}.cacheSize`, `a whole number from 1 to ${MAX_CACHE_SIZE}`, options.cacheSize);
   }
   const defaults = new Map<string, DestinationDecision>();
   for (const rule of ['default:loopback', 'default:private-network', 'default:single-label-host', 'default:internal-suffix']) {

@@ -6,7 +6,7 @@
  *
  * @see https://www.w3.org/TR/baggage/#security-considerations
  */
-import { InvalidOptionError } from '../errors.js';
+import { InvalidOptionError, rejectUnknownOptions } from '../errors.js';
 
 /**
  * Returns why a baggage member must not be sent (for example `'key looks like a credential:
@@ -231,17 +231,20 @@ function keyReasonOf(key: string, extraFragments: readonly string[], extraRegExp
   return undefined;
 }
 
+const OPTION_KEYS: readonly string[] = ['enabled', 'allowKeys', 'keyPatterns', 'valueCheck'];
+
 function validate(options: SensitiveDataOptions, prefix: string): void {
-  if (typeof options !== 'object' || options === null) {
-    throw new InvalidOptionError(prefix || 'sensitiveData', 'an object such as { allowKeys: [...] } or false', options);
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new InvalidOptionError(prefix || 'sensitiveData', 'an options object such as { allowKeys: [...] }', options, 'Use { enabled: false } to turn the guard off.');
   }
   const name = (option: string): string => (prefix ? `${prefix}.${option}` : option);
+  rejectUnknownOptions(options, OPTION_KEYS, prefix, prefix || 'createSensitiveDataGuard()');
   if (options.enabled !== undefined && typeof options.enabled !== 'boolean') {
-    throw new InvalidOptionError(name('enabled'), 'true or false', options.enabled);
+    throw new InvalidOptionError(name('enabled'), 'true or false', options.enabled, 'false turns the guard off.');
   }
   if (options.allowKeys !== undefined) {
     if (!Array.isArray(options.allowKeys) || options.allowKeys.some((key) => typeof key !== 'string' || key === '')) {
-      throw new InvalidOptionError(name('allowKeys'), 'an array of baggage keys (non-empty strings)', options.allowKeys);
+      throw new InvalidOptionError(name('allowKeys'), 'an array of baggage keys (non-empty strings)', options.allowKeys, `Example: ['session.region'].`);
     }
   }
   if (options.keyPatterns !== undefined) {
@@ -249,7 +252,7 @@ function validate(options: SensitiveDataOptions, prefix: string): void {
       Array.isArray(options.keyPatterns) &&
       options.keyPatterns.every((pattern) => (typeof pattern === 'string' && pattern !== '') || pattern instanceof RegExp);
     if (!ok) {
-      throw new InvalidOptionError(name('keyPatterns'), 'an array of non-empty strings or RegExps', options.keyPatterns);
+      throw new InvalidOptionError(name('keyPatterns'), 'an array of non-empty strings or RegExps', options.keyPatterns, `Example: ['ssn', /^user\\.email$/].`);
     }
   }
   if (options.valueCheck !== undefined && typeof options.valueCheck !== 'function') {
@@ -261,8 +264,9 @@ function validate(options: SensitiveDataOptions, prefix: string): void {
  * Builds a guard that refuses baggage members whose key looks like a credential (authorization,
  * token, password, secret, api key, cookie, session) or whose value looks like an e-mail
  * address, a JSON Web Token, a bearer or basic credential, or a payment card number (Luhn-valid).
- * Options are validated now; a bad one throws {@link InvalidOptionError}. The guard never
- * throws: a failing `valueCheck` refuses the member.
+ * Options are validated now; a bad one, or an unknown key, throws {@link InvalidOptionError}
+ * naming it under `optionPrefix` (`sensitiveData.allowKeys`). The guard never throws: a failing
+ * `valueCheck` refuses the member.
  *
  * @example
  * ```ts

@@ -13,7 +13,7 @@ import type { Baggage } from '@opentelemetry/api';
 import { baggageMembersOf, createBaggageFromMembers } from '../baggage/wire-baggage.js';
 import { readHeader } from '../carrier/headers.js';
 import { countDiagnostic, warnOnce } from '../diagnostics/diagnostics.js';
-import { describe, InvalidOptionError } from '../errors.js';
+import { describe, InvalidOptionError, rejectUnknownOptions } from '../errors.js';
 import { createCidrMatcher, isPrivateAddress, parseCidr } from './cidr.js';
 
 /**
@@ -186,6 +186,7 @@ const UNTRUSTED_IGNORE: TrustVerdict = IGNORED;
 
 const DECISIONS: readonly string[] = ['trust', 'link', 'ignore'];
 const OPTION_KEYS: readonly string[] = ['trustedAddresses', 'trustedHeader', 'match', 'decide', 'untrusted', 'untrustedBaggage'];
+const HEADER_KEYS: readonly string[] = ['name', 'value'];
 
 function fixedVerdict(decision: TrustDecision): TrustVerdict {
   return decision === 'trust' ? TRUSTED : decision === 'link' ? LINKED : IGNORED;
@@ -221,6 +222,7 @@ function headerMatcher(header: unknown, option: string): (headers: unknown) => b
   if (typeof header !== 'object' || header === null || Array.isArray(header)) {
     throw new InvalidOptionError(option, 'an object { name, value? }', header, `Example: { name: 'x-internal-gateway', value: process.env.GATEWAY_SECRET }.`);
   }
+  rejectUnknownOptions(header, HEADER_KEYS, option);
   const { name, value } = header as { name?: unknown; value?: unknown };
   if (typeof name !== 'string' || name.trim() === '') {
     throw new InvalidOptionError(`${option}.name`, 'a non-empty header name', name);
@@ -322,11 +324,7 @@ export function createTrustPolicy(trust?: TrustOption, option = 'trust'): TrustP
   if (typeof trust !== 'object' || trust === null || Array.isArray(trust)) {
     throw new InvalidOptionError(option, `'trust', 'link', 'ignore', a function or an object`, trust);
   }
-  for (const key of Object.keys(trust)) {
-    if (!OPTION_KEYS.includes(key)) {
-      throw new InvalidOptionError(`${option}.${key}`, `one of ${OPTION_KEYS.join(', ')}`, key, 'Remove it or fix its spelling.');
-    }
-  }
+  rejectUnknownOptions(trust, OPTION_KEYS, option);
   const { trustedAddresses, trustedHeader, match = 'all', decide, untrusted = 'link', untrustedBaggage } = trust;
   if (untrusted !== 'link' && untrusted !== 'ignore') {
     throw new InvalidOptionError(`${option}.untrusted`, `'link' or 'ignore'`, untrusted);
