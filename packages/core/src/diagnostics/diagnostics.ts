@@ -4,6 +4,7 @@
  * per request. The state lives under `Symbol.for(...)` so two copies of ctxprop share it.
  */
 import { metrics, type Meter, type ObservableResult } from '@opentelemetry/api';
+import { InvalidOptionError, rejectUnknownOptions } from '../errors.js';
 
 /**
  * The events ctxprop counts. Other strings are accepted too (adapters add their own), but these
@@ -195,7 +196,12 @@ export function warnOnce(code: string, message: string): void {
  * ```
  */
 export function configureDiagnostics(options: DiagnosticsOptions): void {
-  if (options.warn !== undefined) shared.warn = options.warn;
+  rejectUnknownOptions(options, ['warn'], '', 'configureDiagnostics()');
+  const warn = options.warn;
+  if (warn !== undefined && warn !== false && typeof warn !== 'function') {
+    throw new InvalidOptionError('warn', 'a function (message, code) => void, or false', warn, 'Pass e.g. (message) => logger.warn(message), or false to silence warnings.');
+  }
+  if (warn !== undefined) shared.warn = warn;
 }
 
 /**

@@ -35,7 +35,7 @@ import {
   type TextMapSetter,
 } from '@opentelemetry/api';
 import { countDiagnostic } from '../diagnostics/diagnostics.js';
-import { InvalidOptionError } from '../errors.js';
+import { InvalidOptionError, rejectUnknownOptions } from '../errors.js';
 import { isAllZeros, isHex, padTraceId } from '../wire/hex.js';
 import { hasValidIds } from '../wire/traceparent.js';
 import {
@@ -237,6 +237,7 @@ export class B3Propagator implements TextMapPropagator {
 
   /** Throws `InvalidOptionError` for an unknown `injectEncoding`. */
   constructor(options: B3PropagatorOptions = {}) {
+    rejectUnknownOptions(options, ['injectEncoding'], '', 'B3Propagator');
     const encoding = options.injectEncoding ?? 'single';
     if (encoding !== 'single' && encoding !== 'multi') {
       throw new InvalidOptionError('injectEncoding', '"single" or "multi"', encoding);

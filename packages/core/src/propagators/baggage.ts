@@ -16,6 +16,7 @@ import {
 import type { BaggageMember } from '../baggage/types.js';
 import { baggageMembersOf, mergeBaggageMembers, rawBaggageOf, wireBaggageFromHeader, wireBaggageFromMembers } from '../baggage/wire-baggage.js';
 import { countDiagnostic, warnOnce } from '../diagnostics/diagnostics.js';
+import { rejectUnknownOptions } from '../errors.js';
 import {
   BAGGAGE_HEADER,
   baggageHeaderText,
@@ -67,7 +68,10 @@ export class BaggagePropagator implements TextMapPropagator {
 
   /** Throws `InvalidOptionError` for limits it cannot use. */
   constructor(options: BaggagePropagatorOptions = {}) {
-    this.#limits = resolveBaggageLimits(options?.limits);
+    rejectUnknownOptions(options, ['limits'], '', 'BaggagePropagator');
+    const limits = options.limits;
+    if (typeof limits === 'object' && limits !== null) rejectUnknownOptions(limits, ['maxMembers', 'maxBytes'], 'limits');
+    this.#limits = resolveBaggageLimits(limits);
   }
 
   inject(ctx: Context, carrier: unknown, setter?: TextMapSetter): void {

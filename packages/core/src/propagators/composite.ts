@@ -13,7 +13,7 @@ import {
   type TextMapSetter,
 } from '@opentelemetry/api';
 import { countDiagnostic, warnOnce } from '../diagnostics/diagnostics.js';
-import { InvalidOptionError } from '../errors.js';
+import { InvalidOptionError, rejectUnknownOptions } from '../errors.js';
 import { hasValidIds } from '../wire/traceparent.js';
 import { B3Propagator } from './b3.js';
 import { getB3SamplingDecision, setB3SamplingDecision, type B3SamplingDecision } from './b3-sampling-decision.js';
@@ -100,6 +100,7 @@ export class CompositePropagator implements TextMapPropagator {
         propagators,
       );
     }
+    rejectUnknownOptions(options, ['names'], '', 'CompositePropagator');
     this.propagators = [...propagators];
     this.names = options.names;
     const fields: string[] = [];

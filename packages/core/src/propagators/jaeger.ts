@@ -24,7 +24,7 @@ import {
 } from '@opentelemetry/api';
 import { isBaggageKey } from '../wire/baggage.js';
 import { countDiagnostic } from '../diagnostics/diagnostics.js';
-import { InvalidOptionError } from '../errors.js';
+import { InvalidOptionError, rejectUnknownOptions } from '../errors.js';
 import { byteToHex, hexByteAt, isAllZeros, isHex, padTraceId } from '../wire/hex.js';
 import { hasValidIds } from '../wire/traceparent.js';
 import { firstHeaderValue, getterFor, isTracingSuppressed, setterFor } from './carrier-access.js';
@@ -149,6 +149,7 @@ export class JaegerPropagator implements TextMapPropagator {
 
   /** Throws `InvalidOptionError` for a header name or prefix that is not an HTTP token. */
   constructor(options: JaegerPropagatorOptions = {}) {
+    rejectUnknownOptions(options, ['traceHeader', 'baggagePrefix'], '', 'JaegerPropagator');
     this.traceHeader = headerNameOption('traceHeader', options.traceHeader ?? UBER_TRACE_ID_HEADER);
     this.baggagePrefix = headerNameOption('baggagePrefix', options.baggagePrefix ?? UBER_BAGGAGE_PREFIX);
   }
