@@ -6,7 +6,7 @@
  */
 
 // Errors
-export { CtxpropError, InvalidOptionError, isCtxpropError } from './errors.js';
+export { CtxpropError, InvalidOptionError, isCtxpropError, rejectUnknownOptions } from './errors.js';
 export type { CtxpropErrorCode } from './errors.js';
 
 // Diagnostics

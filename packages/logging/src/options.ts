@@ -3,7 +3,7 @@
  * Options are checked and resolved once, when the mixin or format is created, so that a log call
  * does no option parsing; a bad option throws `InvalidOptionError` naming it and the fix.
  */
-import { InvalidOptionError, defaultSensitiveDataGuard, type SensitiveDataGuard } from '@ctxprop/core';
+import { InvalidOptionError, defaultSensitiveDataGuard, rejectUnknownOptions, type SensitiveDataGuard } from '@ctxprop/core';
 import { FIELD_PRESETS, GCP_PROJECT_ENV, PRESET_FIELDS, type FieldNames, type FieldPreset, type FieldRole, type IdEncoding } from './presets.js';
 
 /**
@@ -147,16 +147,11 @@ export function resolveOptions(
   extraOptions: readonly string[] = [],
   env: NodeJS.ProcessEnv = process.env,
 ): ResolvedOptions {
-  if (options === undefined || options === null) options = {};
-  if (typeof options !== 'object' || Array.isArray(options)) {
-    throw new InvalidOptionError('options', 'an object', options, 'Pass an object such as { preset: "otel" }, or nothing.');
+  const given = options ?? {};
+  if (typeof given !== 'object' || Array.isArray(given)) {
+    throw new InvalidOptionError('options', 'an object', given, 'Pass an object such as { preset: "otel" }, or nothing.');
   }
-  const given = options as Record<string, unknown>;
-  for (const name of Object.keys(given)) {
-    if (!(KNOWN_OPTIONS as readonly string[]).includes(name) && !extraOptions.includes(name)) {
-      throw new InvalidOptionError(name, 'a known option', given[name], `Known options: ${[...KNOWN_OPTIONS, ...extraOptions].join(', ')}.`);
-    }
-  }
+  rejectUnknownOptions(given, [...KNOWN_OPTIONS, ...extraOptions], '', '@ctxprop/logging');
   const opts = given as TraceFieldsOptions;
 
   const preset = opts.preset ?? 'otel';

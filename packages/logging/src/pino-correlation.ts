@@ -94,6 +94,9 @@ const noTime: PinoTimestampFunction = () => '';
  * ```
  */
 export function pinoCorrelation(options?: PinoCorrelationOptions): PinoCorrelation {
+  if (typeof options === 'object' && options !== null && 'mixin' in options) {
+    throw new InvalidOptionError('mixin', 'an option of pinoMixin() only', (options as { mixin?: unknown }).mixin, 'Give your mixin to pino itself: pino({ ...pinoCorrelation(), mixin }).');
+  }
   const resolved = resolveOptions(options, ['timestamp']);
   const fragmentOfActive = createFragmentSource(createFieldsFactory(resolved), resolved.baggageKeys.length > 0);
   const time = options?.timestamp ?? true;

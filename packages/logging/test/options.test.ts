@@ -25,7 +25,8 @@ afterAll(() => {
 });
 
 const BAD: ReadonlyArray<[description: string, options: unknown, option: string, hint: string]> = [
-  ['an unknown option (a typo)', { presets: 'ecs' }, 'presets', 'Known options: preset'],
+  ['an unknown option (a typo)', { presets: 'ecs' }, 'presets', 'Did you mean "preset"?'],
+  ['an unknown option like no known one', { colour: 'blue' }, 'colour', 'preset, fields,'],
   ['an unknown preset', { preset: 'elastic' }, 'preset', '"otel", "ecs", "datadog", "gcp"'],
   ['a field role the preset does not write', { fields: { transactionId: 'tx' } }, 'fields.transactionId', 'Roles of "otel"'],
   ['an empty field name', { fields: { traceId: '' } }, 'fields.traceId', 'non-empty string'],

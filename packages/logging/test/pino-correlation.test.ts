@@ -310,7 +310,7 @@ describe('pinoCorrelation()', () => {
   describe('options', () => {
     it.each<[string, unknown, string, string]>([
       ['a timestamp that is neither a boolean nor a function', { timestamp: 'iso' }, 'timestamp', 'pino.stdTimeFunctions'],
-      ['the pinoMixin-only mixin option', { mixin: () => ({}) }, 'mixin', 'Known options'],
+      ['the pinoMixin-only mixin option', { mixin: () => ({}) }, 'mixin', 'pino({ ...pinoCorrelation(), mixin })'],
       ['an unknown preset', { preset: 'elastic' }, 'preset', '"otel"'],
     ])('throws InvalidOptionError for %s', (_name, options, option, hint) => {
       let error: unknown;
