@@ -16,10 +16,18 @@
  * `next` (a closure made per request and per router, so it goes with the request; nothing is
  * stored on the request, see request-properties.ts for why). A layer entered from another context
  * (its `next` called from a pooled client's callback, or a param callback's) finds the scope on its
- * `next` and runs in the request's latest context (`InboundScope.contextToRestore`).
+ * `next` and runs in the request's latest context (`InboundScope.contextToRestore`), unless the
+ * middleware's `restoreContext` option is off.
+ *
+ * The same wrappers learn the request's route: the layer of a route (`app.get(path, ...)`) is
+ * entered with `req.baseUrl` still the mount path of the router it sits in, which Express resets
+ * as soon as the request leaves that router (`next(err)`, a throw, `next()`). The template is
+ * handed to the scope then (`InboundScope.setRoute`); a later route the request enters replaces
+ * it (`next('route')`, or a route that calls `next()`).
  */
 import { context, type Context } from '@opentelemetry/api';
 import { countDiagnostic, createActiveContextReader, inboundScopeOf, warnContextRestored, type InboundScope } from '@ctxprop/core';
+import { routeTemplateOf } from './request-accessors.js';
 
 type LayerMethod = (this: unknown, ...args: unknown[]) => unknown;
 
@@ -55,19 +63,37 @@ const activeContext = createActiveContextReader();
 
 type ScopedNext = { [SCOPE_SLOT]?: InboundScope<unknown> };
 
-/** The context to run the layer in when `req`'s must be put back; else undefined (noting the scope on `next`). */
-function contextToRestore(req: unknown, next: unknown): Context | undefined {
+interface LayerLike {
+  readonly name?: unknown;
+  /** Set on the layer of a route (`app.get(path, …)`), which dispatches to the route's handlers. */
+  readonly route?: { readonly path?: unknown };
+  /** Set on the layers inside a route, one per handler. */
+  readonly method?: unknown;
+}
+
+/**
+ * Called as `layer` is entered for `req`: notes the request's scope on `next`, hands the scope the
+ * route when `layer` is a route's, and returns the context to run the layer in when `req`'s must
+ * be put back (else undefined).
+ */
+function enterLayer(layer: LayerLike | undefined, req: unknown, next: unknown): Context | undefined {
   if (typeof next !== 'function') return undefined;
   try {
     const active = activeContext();
     const slot = next as ScopedNext;
-    const current = inboundScopeOf(active);
-    if (current !== undefined && current.request === req) {
-      if (slot[SCOPE_SLOT] !== current) slot[SCOPE_SLOT] = current;
-      return current.contextToRestore(active);
+    let scope = inboundScopeOf(active);
+    if (scope !== undefined && scope.request === req) {
+      if (slot[SCOPE_SLOT] !== scope) slot[SCOPE_SLOT] = scope;
+    } else {
+      scope = slot[SCOPE_SLOT];
+      if (scope === undefined || scope.request !== req) return undefined;
     }
-    const scope = slot[SCOPE_SLOT];
-    return scope !== undefined && scope.request === req ? scope.contextToRestore(active) : undefined;
+    const route = layer?.route;
+    // Only a recorded span or the histogram reads the route: without them no string is built.
+    if (route !== undefined && route !== null && scope.needsResponse) {
+      scope.setRoute(routeTemplateOf((req as { baseUrl?: unknown }).baseUrl, route.path));
+    }
+    return scope.contextToRestore(active);
   } catch {
     countDiagnostic('internal.error');
     return undefined;
@@ -83,14 +109,6 @@ export function notedScope(req: object): InboundScope<unknown> | undefined {
   if (typeof next !== 'function') return undefined;
   const scope = (next as ScopedNext)[SCOPE_SLOT];
   return scope !== undefined && scope.request === req ? scope : undefined;
-}
-
-interface LayerLike {
-  readonly name?: unknown;
-  /** Set on the layer of a route (`app.get(path, …)`), which dispatches to the route's handlers. */
-  readonly route?: { readonly path?: unknown };
-  /** Set on the layers inside a route, one per handler. */
-  readonly method?: unknown;
 }
 
 /**
@@ -119,7 +137,7 @@ function reportRestored(layer: unknown, req: unknown, error: boolean): void {
 // Two shapes, no rest arguments: these run for every middleware of every request.
 function wrapRequestMethod(original: LayerMethod, control: { active: boolean }): LayerMethod {
   return function (this: unknown, req: unknown, res: unknown, next: unknown): unknown {
-    const restore = control.active ? contextToRestore(req, next) : undefined;
+    const restore = control.active ? enterLayer(this as LayerLike | undefined, req, next) : undefined;
     if (restore === undefined) return original.call(this, req, res, next);
     reportRestored(this, req, false);
     return context.with(restore, original, this, req, res, next);
@@ -128,7 +146,8 @@ function wrapRequestMethod(original: LayerMethod, control: { active: boolean }):
 
 function wrapErrorMethod(original: LayerMethod, control: { active: boolean }): LayerMethod {
   return function (this: unknown, error: unknown, req: unknown, res: unknown, next: unknown): unknown {
-    const restore = control.active ? contextToRestore(req, next) : undefined;
+    // Express never enters a route's layer with an error: no route to learn here.
+    const restore = control.active ? enterLayer(undefined, req, next) : undefined;
     if (restore === undefined) return original.call(this, error, req, res, next);
     reportRestored(this, req, true);
     return context.with(restore, original, this, error, req, res, next);

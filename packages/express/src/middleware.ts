@@ -11,6 +11,7 @@ import {
   inboundScopeOf,
   resolveInboundOptions,
   type InboundOptions,
+  type InboundScope,
 } from '@ctxprop/core';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { holdLayerContext, type LayerContextHold } from './layer-context.js';
@@ -54,6 +55,44 @@ export interface CtxpropMiddleware extends RequestHandler {
 
 const activeContext = createActiveContextReader();
 
+/** Socket errors that mean the client's end of the connection went away. */
+const CLIENT_GONE_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
+
+/**
+ * Ends the request's scope from the response's 'close' event, which follows a complete response,
+ * a client that went away, and a connection the server closed itself.
+ *
+ * - Complete: 'finish' was emitted, and Node's server then detached the response from its socket.
+ *   `writableFinished` alone is not enough: a response ended after its socket was destroyed (an
+ *   error handler answering 400 to a body upload the client abandoned) reports it too, but was
+ *   never sent, and stays attached to the dead socket.
+ * - The client went away first: the socket read the client's end of the stream (`readableEnded`)
+ *   or failed with a reset. The request stream cannot tell: Node aborts it in both cases.
+ * - Otherwise the server closed the connection (Express's final handler destroys it after an
+ *   error that came once the headers were out; `res.destroy()`; a server timeout): the exception
+ *   recordErrors() saw, not `aborted`.
+ */
+function endScope(scope: InboundScope<Request>, req: Request, res: Response): void {
+  try {
+    const attached = res.socket as { destroyed?: boolean } | null | undefined;
+    if (res.writableFinished && attached?.destroyed !== true) {
+      scope.finish(res.statusCode);
+      return;
+    }
+    const socket = req.socket as { readableEnded?: boolean; errored?: { code?: unknown } | null } | null | undefined;
+    const code = socket?.errored?.code;
+    if (socket === null || socket === undefined || socket.readableEnded === true || (typeof code === 'string' && CLIENT_GONE_CODES.has(code))) {
+      scope.abort();
+    } else {
+      scope.serverAbort(res.headersSent ? res.statusCode : undefined);
+    }
+  } catch {
+    // A listener of 'close' must not throw: the process would see it as an uncaught exception.
+    countDiagnostic('internal.error');
+    scope.abort();
+  }
+}
+
 const ADAPTER = Object.freeze({ name: PACKAGE_NAME, version: PACKAGE_VERSION });
 
 /**
@@ -76,27 +115,38 @@ const ADAPTER = Object.freeze({ name: PACKAGE_NAME, version: PACKAGE_VERSION });
  */
 export function ctxprop(options?: CtxpropOptions): CtxpropMiddleware {
   const handler = createInboundHandler(resolveInboundOptions<Request>(options, ADAPTER), expressAccessors);
-  // Taken at the first request, when the app's router (and so its Layer class) is known.
+  // Taken at the first request, when the app's router (and so its Layer class) is known. Held
+  // with restoreContext: false too: the wrapped layers are also where the route is learnt.
   let layers: LayerContextHold | undefined;
-  let layersChecked = !handler.options.restoreContext;
+  let layersChecked = false;
   function ctxpropMiddleware(req: Request, res: Response, next: NextFunction): void {
     const active = activeContext();
     const scope = handler.start(req, active, res);
-    // undefined: ctxprop failed (counted); the scope already active: another instance up the
-    // chain (an app and its mounted sub-app) set this request up.
-    if (scope === undefined || scope === inboundScopeOf(active)) return next();
+    if (scope === undefined) {
+      // ctxprop failed (counted, warned once): the request goes on without context, but with
+      // req.baggage (empty), req.traceContext (undefined) and req.setBaggage (does nothing), as
+      // the handlers written for ctxprop expect them.
+      try {
+        ensureRequestProperties(req, res);
+      } catch {
+        countDiagnostic('internal.error');
+      }
+      return next();
+    }
+    // Another instance up the chain (an app and its mounted sub-app) set this request up.
+    if (scope === inboundScopeOf(active)) return next();
     try {
       if (scope.needsResponse) {
         // Closures on purpose: a shared listener would need the scope stored on the response,
         // and adding a property to an Express response costs far more. Registered before the
         // request's context is entered, so they are not wrapped for it.
         if (scope.spanOrigin === 'enriched') {
-          // instrumentation-http ends its span on 'close': the route must reach it before, on 'finish'.
+          // instrumentation-http ends its span on 'close' (and sets its status itself): the route
+          // must reach it before, on 'finish'.
           res.on('finish', () => scope.finish(res.statusCode));
           res.on('close', () => scope.abort());
         } else {
-          // 'close' follows 'finish' (a complete response) or a client that went away first.
-          res.on('close', () => (res.writableFinished ? scope.finish(res.statusCode) : scope.abort()));
+          res.on('close', () => endScope(scope, req, res));
         }
       }
       ensureRequestProperties(req, res);

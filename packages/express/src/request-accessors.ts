@@ -6,17 +6,25 @@ import type { InboundRequestAccessors } from '@ctxprop/core';
 import type { Request } from 'express';
 
 /**
- * The route template of a request once Express matched a route: the mount path of the router it
- * sits in plus the route's path (`/api` + `/users/:id`). Routes declared with a RegExp or an
+ * The route template of a route declared with `routePath` in a router mounted at `baseUrl`: the
+ * mount path plus the route's path (`/api` + `/users/:id`). Routes declared with a RegExp or an
  * array of paths have no single template and give undefined.
  */
-export function expressRoute(req: Request): string | undefined {
-  const path = (req.route as { path?: unknown } | undefined)?.path;
-  if (typeof path !== 'string') return undefined;
-  const base = typeof req.baseUrl === 'string' ? req.baseUrl : '';
+export function routeTemplateOf(baseUrl: unknown, routePath: unknown): string | undefined {
+  if (typeof routePath !== 'string') return undefined;
+  const base = typeof baseUrl === 'string' ? baseUrl : '';
   // A router's '/' route mounted at '/api' answers '/api': report it so, not as '/api/'.
-  if (base !== '' && path === '/') return base;
-  return base + path;
+  if (base !== '' && routePath === '/') return base;
+  return base + routePath;
+}
+
+/**
+ * The route template of a request while Express is in the route's router (`req.baseUrl` is the
+ * router's mount path only until the request leaves it). The route is normally learnt when its
+ * layer is entered (layer-context.ts); this is the fallback read when the response ends.
+ */
+export function expressRoute(req: Request): string | undefined {
+  return routeTemplateOf(req.baseUrl, (req.route as { path?: unknown } | undefined)?.path);
 }
 
 /**

@@ -39,8 +39,8 @@ declare global {
     interface Request {
       /**
        * The request's baggage, read-only: `get(key)`, `getEntry(key)` (with properties), `has`,
-       * `size`, iteration, `toJSON()`. Empty (never undefined) when the request carried none.
-       * Reflects `req.setBaggage()`.
+       * `size`, iteration, `toJSON()`. Empty (never undefined) when the request carried none, or
+       * when ctxprop could not set the request up. Reflects `req.setBaggage()`.
        */
       readonly baggage: BaggageView;
       /**
@@ -52,7 +52,8 @@ declare global {
       /**
        * Adds or replaces baggage entries for the rest of this request: later middleware,
        * handlers after `await`, callbacks and outbound calls all see them. Entries that look like
-       * secrets or personal data are refused (and counted).
+       * secrets or personal data are refused (and counted). Where ctxprop has no context for the
+       * request (it could not set it up), it sets nothing and warns once; it never throws.
        *
        * @example
        * ```ts
@@ -80,13 +81,16 @@ function getTraceContext(this: object): TraceContextInfo | undefined {
   return scopeOf(this)?.traceContext;
 }
 
+// Without a scope there is no baggage to add to: the entries are dropped and the request goes on
+// (as README "API" says), never a throw in the handler that called it.
 function setBaggage(this: object, entries: BaggageEntries): void {
   const scope = scopeOf(this);
   if (scope === undefined) {
     warnOnce(
       'CTXPROP_EXPRESS_NO_SCOPE',
-      "ctxprop: req.setBaggage() was called outside the request's context (or on a request the ctxprop middleware did not see); nothing was set. " +
-        'Register app.use(ctxprop()) before your routes, and call it from the request handling code.',
+      'ctxprop: req.setBaggage() found no ctxprop context for its request; nothing was set. Either it was called outside the ' +
+        "request's handling, or on a request the ctxprop middleware did not see (register app.use(ctxprop()) before your routes), " +
+        'or ctxprop could not set the request up (see the CTXPROP_INBOUND_FAILED warning).',
     );
     return;
   }

@@ -6,15 +6,22 @@ import { context, propagation, ROOT_CONTEXT, SpanKind, trace } from '@openteleme
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { CompositePropagator, suppressTracing, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { MeterProvider, type HistogramMetricData } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { TestReader } from '../../core/test/inbound-support';
+import type { NextFunction, Request, Response } from 'express';
 
 const exporter = new InMemorySpanExporter();
 const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+// instrumentation-http's own meter only (ctxprop records no histogram alongside it).
+const reader = new TestReader();
+const meterProvider = new MeterProvider({ readers: [reader] });
 context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
 trace.setGlobalTracerProvider(provider);
 propagation.setGlobalPropagator(new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }));
 const instrumentation = new HttpInstrumentation();
 instrumentation.setTracerProvider(provider);
+instrumentation.setMeterProvider(meterProvider);
 instrumentation.enable();
 // instrumentation-http patches `http` from a require-in-the-middle hook on Node's `Module`; jest
 // hands test code its own `module` implementation, so that hook never fires here. Apply the
@@ -30,7 +37,7 @@ const apps = require('./support/apps') as typeof import('./support/apps');
 /* eslint-enable @typescript-eslint/no-require-imports */
 const { buildApp, echoApp, EXPRESS_VERSIONS, INBOUND_SPAN_ID, INBOUND_TRACE_ID, INBOUND_TRACEPARENT, listen } = apps;
 const { clearPollingTimers, pollingApp } = require('./support/polling') as typeof import('./support/polling');
-const { ctxprop } = require('@ctxprop/express') as typeof import('@ctxprop/express');
+const { ctxprop, recordErrors } = require('@ctxprop/express') as typeof import('@ctxprop/express');
 const { createPooledConnection } = require('../../core/test/pooled-connection') as typeof import('../../core/test/pooled-connection');
 
 afterEach(clearPollingTimers);
@@ -42,6 +49,7 @@ afterAll(async () => {
   httpDefinition.unpatch!(http);
   instrumentation.disable();
   await provider.shutdown();
+  await meterProvider.shutdown();
   trace.disable();
   propagation.disable();
   context.disable();
@@ -84,6 +92,48 @@ describe.each(EXPRESS_VERSIONS)('%s with instrumentation-http registered', (_nam
       expect(span!.parentSpanContext).toMatchObject({ traceId: INBOUND_TRACE_ID, spanId: INBOUND_SPAN_ID });
       // The handler ran in that span's context.
       expect(response.body.handler).toEqual({ tier: 'gold', traceId: INBOUND_TRACE_ID, spanId: span!.spanContext().spanId });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("names instrumentation-http's span and duration metric by the full route when the request leaves a mounted router with next(err)", async () => {
+    const routed = express();
+    const middleware = ctxprop({ outbound: false });
+    routed.locals['ctxprop'] = middleware;
+    routed.use(middleware);
+    const api = express.Router();
+    api.get('/orders/:id/fail', (_req, _res, next) => next(new Error('db down')));
+    routed.use('/api', api);
+    routed.use(recordErrors());
+    routed.use((_err: Error, _req: Request, res: Response, _next: NextFunction) => {
+      res.status(500).send('internal');
+    });
+    const app = await listen(routed);
+    try {
+      await fromOutside(() => request(app.url).get('/api/orders/7/fail').expect(500));
+      const [span] = await serverSpans(1);
+      expect(span!.instrumentationScope.name).toBe('@opentelemetry/instrumentation-http');
+      expect(span!.name).toBe('GET /api/orders/:id/fail');
+      expect(span!.attributes['http.route']).toBe('/api/orders/:id/fail');
+      expect(span!.attributes['http.response.status_code']).toBe(500);
+      expect(span!.events.map((event) => event.attributes?.['exception.message'])).toEqual(['db down']);
+      const { resourceMetrics } = await reader.collect();
+      const points = resourceMetrics.scopeMetrics
+        .flatMap((scopeMetrics) => scopeMetrics.metrics)
+        .filter((metric) => metric.descriptor.name === 'http.server.request.duration')
+        .flatMap((metric) => (metric as HistogramMetricData).dataPoints.map((point) => point.attributes))
+        .filter((attributes) => attributes['http.response.status_code'] === 500);
+      expect(points).toEqual([
+        {
+          'http.request.method': 'GET',
+          'url.scheme': 'http',
+          'network.protocol.version': '1.1',
+          'http.route': '/api/orders/:id/fail',
+          'http.response.status_code': 500,
+          'error.type': '500',
+        },
+      ]);
     } finally {
       await app.close();
     }

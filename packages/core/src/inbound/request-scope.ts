@@ -71,6 +71,9 @@ export type ServerSpanOrigin =
 const OPEN = 0;
 const DONE = 1;
 
+/** The conventions' fallback `error.type`, for a failure with no better name. */
+const ERROR_TYPE_OTHER = '_OTHER';
+
 /**
  * The state of one inbound request. Adapters create it with `InboundHandler.start()`.
  *
@@ -265,8 +268,8 @@ export class InboundScope<Request = unknown> implements BaggageHolder {
 
   /**
    * The response was sent with `statusCode`: sets the response attributes, the error status for a
-   * 5xx, ends ctxprop's own span and records the duration. Only the first call (of this and
-   * {@link abort}) counts.
+   * 5xx, ends ctxprop's own span and records the duration. Only the first call (of this,
+   * {@link abort} and {@link serverAbort}) counts.
    */
   finish(statusCode: number): void {
     if (this.#state === DONE) return;
@@ -288,6 +291,26 @@ export class InboundScope<Request = unknown> implements BaggageHolder {
     try {
       if (this.#route === undefined) this.setRoute(this.#runtime.accessors.route(this.request));
       this.#end(undefined, ERROR_TYPE_ABORTED, true);
+    } catch {
+      countDiagnostic('internal.error');
+    }
+  }
+
+  /**
+   * The server closed the connection before the response was complete, the client still there:
+   * an error after the headers were sent (Express's final handler then destroys the socket),
+   * `res.destroy()`, a server timeout. The span ends in error; `error.type` is the type of the
+   * exception {@link recordException} saw, else the status code of a 5xx, else `_OTHER`.
+   * `statusCode` is the status sent, when the headers were. Only the first call (of this,
+   * {@link finish} and {@link abort}) counts.
+   */
+  serverAbort(statusCode?: number): void {
+    if (this.#state === DONE) return;
+    this.#state = DONE;
+    try {
+      if (this.#route === undefined) this.setRoute(this.#runtime.accessors.route(this.request));
+      const errorType = this.#exceptionType ?? (statusCode !== undefined && statusCode >= 500 ? String(statusCode) : ERROR_TYPE_OTHER);
+      this.#end(statusCode, errorType, true);
     } catch {
       countDiagnostic('internal.error');
     }
