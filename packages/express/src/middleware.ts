@@ -8,10 +8,10 @@ import {
   countDiagnostic,
   createActiveContextReader,
   createInboundHandler,
+  endScopeOnClose,
   inboundScopeOf,
   resolveInboundOptions,
   type InboundOptions,
-  type InboundScope,
 } from '@ctxprop/core';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { holdLayerContext, type LayerContextHold } from './layer-context.js';
@@ -54,44 +54,6 @@ export interface CtxpropMiddleware extends RequestHandler {
 }
 
 const activeContext = createActiveContextReader();
-
-/** Socket errors that mean the client's end of the connection went away. */
-const CLIENT_GONE_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
-
-/**
- * Ends the request's scope from the response's 'close' event, which follows a complete response,
- * a client that went away, and a connection the server closed itself.
- *
- * - Complete: 'finish' was emitted, and Node's server then detached the response from its socket.
- *   `writableFinished` alone is not enough: a response ended after its socket was destroyed (an
- *   error handler answering 400 to a body upload the client abandoned) reports it too, but was
- *   never sent, and stays attached to the dead socket.
- * - The client went away first: the socket read the client's end of the stream (`readableEnded`)
- *   or failed with a reset. The request stream cannot tell: Node aborts it in both cases.
- * - Otherwise the server closed the connection (Express's final handler destroys it after an
- *   error that came once the headers were out; `res.destroy()`; a server timeout): the exception
- *   recordErrors() saw, not `aborted`.
- */
-function endScope(scope: InboundScope<Request>, req: Request, res: Response): void {
-  try {
-    const attached = res.socket as { destroyed?: boolean } | null | undefined;
-    if (res.writableFinished && attached?.destroyed !== true) {
-      scope.finish(res.statusCode);
-      return;
-    }
-    const socket = req.socket as { readableEnded?: boolean; errored?: { code?: unknown } | null } | null | undefined;
-    const code = socket?.errored?.code;
-    if (socket === null || socket === undefined || socket.readableEnded === true || (typeof code === 'string' && CLIENT_GONE_CODES.has(code))) {
-      scope.abort();
-    } else {
-      scope.serverAbort(res.headersSent ? res.statusCode : undefined);
-    }
-  } catch {
-    // A listener of 'close' must not throw: the process would see it as an uncaught exception.
-    countDiagnostic('internal.error');
-    scope.abort();
-  }
-}
 
 const ADAPTER = Object.freeze({ name: PACKAGE_NAME, version: PACKAGE_VERSION });
 
@@ -146,7 +108,9 @@ export function ctxprop(options?: CtxpropOptions): CtxpropMiddleware {
           res.on('finish', () => scope.finish(res.statusCode));
           res.on('close', () => scope.abort());
         } else {
-          res.on('close', () => endScope(scope, req, res));
+          // 'close' follows a complete response, a client that went away, or a connection the
+          // server closed itself: core tells which.
+          res.on('close', () => endScopeOnClose(scope, res));
         }
       }
       ensureRequestProperties(req, res);

@@ -1,12 +1,14 @@
 /**
  * Ending a request's scope from Node's `ServerResponse` events, for adapters that have no hook of
- * their own at the end of a response (Express). `'finish'` means the response was handed to the
- * OS in full; `'close'` without `'finish'` means the client went away first.
+ * their own at the end of a response. `'finish'` means the response was handed to the OS in full;
+ * `'close'` without `'finish'` means it was not: the client went away first, or the server closed
+ * the connection itself ({@link endScopeOnClose} tells which).
  *
  * The listeners are two shared functions that find the scope on the response (no closure per
  * request). `'finish'` is used rather than `'close'` alone because instrumentation-http ends its
  * span on `'close'`: the route must reach its span (and its RPC metadata) before that.
  */
+import { countDiagnostic } from '../diagnostics/diagnostics.js';
 import type { InboundScope } from './request-scope.js';
 
 const SCOPE = Symbol('ctxprop.inbound.response-scope');
@@ -23,11 +25,71 @@ export interface ResponseLike {
   readonly statusCode: number;
   /** True once `end()` was called (Node's `ServerResponse`). */
   readonly writableEnded?: boolean;
+  /** True once the response was flushed in full, or so Node says of one ended on a destroyed socket. */
+  readonly writableFinished?: boolean;
+  /** True once the status line and headers were written. */
+  readonly headersSent?: boolean;
+  /** The connection, while the response is attached to it (Node detaches it once sent). */
+  readonly socket?: SocketLike | null;
+  /** The request the response answers (Node's `ServerResponse.req`). */
+  readonly req?: { readonly socket?: SocketLike | null } | null;
   /** True once the response was destroyed (the client went away; HTTP/1). */
   readonly destroyed?: boolean;
   /** The HTTP/2 stream of an `Http2ServerResponse`: destroyed once the client went away. */
   readonly stream?: { readonly destroyed?: boolean } | null;
   on(event: 'finish' | 'close', listener: () => void): unknown;
+}
+
+/** The part of a `net.Socket` {@link endScopeOnClose} reads. */
+interface SocketLike {
+  readonly destroyed?: boolean;
+  /** True once the client's end of the stream (FIN) was read. */
+  readonly readableEnded?: boolean;
+  /** The error the socket was destroyed with (`code` `ECONNRESET` when the client reset it). */
+  readonly errored?: unknown;
+}
+
+/** Socket errors that mean the client's end of the connection went away. */
+const CLIENT_GONE_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
+
+/**
+ * Ends `scope` from its response's `'close'`, which follows a complete response, a client that
+ * went away, and a connection the server closed itself:
+ *
+ * - complete: the response finished and is not left on a destroyed socket (Node reports a response
+ *   ended after its socket was destroyed as finished, though it was never sent) → `finish`;
+ * - the client went away first: its connection read the client's end of the stream, or was reset
+ *   (HTTP/1), or an HTTP/2 stream closed early → `abort` (`error.type` `aborted`);
+ * - otherwise the server closed the connection, the client still there (an error after the headers
+ *   were sent, which makes Express's final handler and Fastify destroy the response;
+ *   `res.destroy()`; a server timeout) → `serverAbort`, with the status sent when the headers were.
+ *
+ * Only the first end of a scope counts: after `'finish'` this does nothing.
+ *
+ * @example
+ * ```ts
+ * res.on('close', () => endScopeOnClose(scope, res));
+ * ```
+ */
+export function endScopeOnClose<Request>(scope: InboundScope<Request>, response: ResponseLike): void {
+  try {
+    const attached = response.socket;
+    if (response.writableFinished === true && attached?.destroyed !== true) {
+      scope.finish(response.statusCode);
+      return;
+    }
+    const socket = response.req?.socket;
+    const code = (socket?.errored as { readonly code?: unknown } | null | undefined)?.code;
+    if (response.stream !== undefined || socket === null || socket === undefined || socket.readableEnded === true || (typeof code === 'string' && CLIENT_GONE_CODES.has(code))) {
+      scope.abort();
+    } else {
+      scope.serverAbort(response.headersSent === true ? response.statusCode : undefined);
+    }
+  } catch {
+    // A 'close' listener must not throw: the process would see an uncaught exception.
+    countDiagnostic('internal.error');
+    scope.abort();
+  }
 }
 
 interface WatchedResponse extends ResponseLike {
@@ -42,13 +104,13 @@ function onResponseFinish(this: WatchedResponse): void {
 function onResponseClose(this: WatchedResponse): void {
   // After 'finish' this does nothing: the scope is done.
   const scope = this[SCOPE];
-  if (scope !== undefined) scope.abort();
+  if (scope !== undefined) endScopeOnClose(scope, this);
 }
 
 /**
- * Calls `scope.finish(response.statusCode)` when `response` finishes and `scope.abort()` when it
- * closes first. Does nothing when the scope has nothing to end (`scope.needsResponse` false: no
- * span recorded, no histogram).
+ * Calls `scope.finish(response.statusCode)` when `response` finishes, and ends it as
+ * {@link endScopeOnClose} says when it closes first. Does nothing when the scope has nothing to
+ * end (`scope.needsResponse` false: no span recorded, no histogram).
  *
  * @example
  * ```ts

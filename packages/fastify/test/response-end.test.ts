@@ -1,0 +1,124 @@
+/**
+ * How the server span ends when the response does not complete: the client went away first
+ * (error.type 'aborted'), or the server closed the connection itself (Fastify destroys the
+ * response after an error that came once the headers were out, or a handler destroys it): then
+ * the exception the plugin recorded, else '_OTHER', never 'aborted'.
+ */
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+import { SpanStatusCode } from '@opentelemetry/api';
+import type { FastifyInstance } from 'fastify';
+import { ctxprop } from '@ctxprop/fastify';
+import { FRAMEWORKS, listen } from './support/frameworks';
+import { startRecordingSdk } from './support/sdk';
+
+const sdk = startRecordingSdk();
+
+afterAll(() => sdk.provider.shutdown());
+
+class GeneratorError extends Error {
+  override name = 'GeneratorError';
+}
+
+describe.each(FRAMEWORKS)('%s: a response that does not complete', (_framework, createApp) => {
+  let app: FastifyInstance;
+  let port: number;
+
+  beforeAll(async () => {
+    app = createApp({ logger: false });
+    await app.register(ctxprop, { outbound: false });
+    app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: 10_000_000 }, (_request, body, done) => done(null, body));
+    app.post('/upload/:id', async () => 'got');
+    // The headers and a first chunk go out, then the body stream fails: Fastify destroys the response.
+    app.get('/stream/:id', async (_request, reply) =>
+      reply.type('text/plain').send(
+        Readable.from(
+          (async function* failing() {
+            yield 'partial';
+            await new Promise((resolve) => setTimeout(resolve, 5));
+            throw new GeneratorError('generator failed');
+          })(),
+        ),
+      ),
+    );
+    app.get('/destroy/:id', (_request, reply) => {
+      reply.hijack();
+      reply.raw.destroy();
+    });
+    // A large body the client leaves in the middle of.
+    app.get('/large/:id', async (_request, reply) => reply.send(Readable.from((function* chunks() { for (let i = 0; i < 64; i++) yield Buffer.alloc(256 * 1024); })())));
+    port = Number(new URL(await listen(app)).port);
+  });
+
+  afterAll(async () => {
+    await app.close();
+  });
+
+  beforeEach(() => sdk.exporter.reset());
+
+  it("ends the span with error.type 'aborted' when the client goes away during the body upload", async () => {
+    await new Promise<void>((resolve) => {
+      const upload = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/upload/1', headers: { 'content-length': 1_000_000, 'content-type': 'application/octet-stream' } });
+      upload.on('error', () => resolve());
+      upload.write('x'.repeat(1000));
+      setTimeout(() => {
+        upload.destroy();
+        resolve();
+      }, 50);
+    });
+    const [span] = await sdk.serverSpans(1);
+    expect(span!.name).toBe('POST /upload/:id');
+    expect(span!.attributes['error.type']).toBe('aborted');
+    expect(span!.attributes['http.response.status_code']).toBeUndefined();
+    expect(span!.status.code).toBe(SpanStatusCode.ERROR);
+  });
+
+  it("ends the span in error, not 'aborted', when the body stream fails after the headers and Fastify destroys the response", async () => {
+    const clientSaw = await new Promise<string>((resolve) => {
+      httpRequest({ host: '127.0.0.1', port, path: '/stream/1' }, (response: IncomingMessage) => {
+        response.resume();
+        response.on('aborted', () => resolve(`cut after status ${response.statusCode}`));
+        response.on('end', () => resolve('complete'));
+      })
+        .on('error', (error) => resolve(`error ${(error as NodeJS.ErrnoException).code}`))
+        .end();
+    });
+    expect(clientSaw).toBe('cut after status 200');
+    const [span] = await sdk.serverSpans(1);
+    expect(span!.name).toBe('GET /stream/:id');
+    // Fastify reports a body stream's error to no hook (it logs it): the type is not known here.
+    expect(span!.attributes['error.type']).toBe('_OTHER');
+    expect(span!.attributes['http.response.status_code']).toBe(200);
+    expect(span!.status.code).toBe(SpanStatusCode.ERROR);
+  });
+
+  it("ends the span with error.type '_OTHER' when a handler destroys the response itself", async () => {
+    await new Promise<void>((resolve) => {
+      httpRequest({ host: '127.0.0.1', port, path: '/destroy/1' })
+        .on('error', () => resolve())
+        .on('response', () => resolve())
+        .end();
+    });
+    const [span] = await sdk.serverSpans(1);
+    expect(span!.name).toBe('GET /destroy/:id');
+    expect(span!.attributes['error.type']).toBe('_OTHER');
+    expect(span!.status.code).toBe(SpanStatusCode.ERROR);
+  });
+
+  it("ends the span with error.type 'aborted' when the client resets the connection in the middle of the response", async () => {
+    await new Promise<void>((resolve) => {
+      httpRequest({ host: '127.0.0.1', port, path: '/large/1' }, (response) => {
+        response.once('data', () => {
+          response.socket.resetAndDestroy();
+          resolve();
+        });
+      })
+        .on('error', () => resolve())
+        .end();
+    });
+    const [span] = await sdk.serverSpans(1);
+    expect(span!.name).toBe('GET /large/:id');
+    expect(span!.attributes['error.type']).toBe('aborted');
+    expect(span!.status.code).toBe(SpanStatusCode.ERROR);
+  });
+});
