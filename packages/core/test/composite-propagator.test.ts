@@ -156,6 +156,15 @@ describe('CompositePropagator extract(): a B3 sampling decision sent without ids
     expect(out).toEqual({ baggage: 'tenant=acme', 'uberctx-tenant': 'acme', ...expected });
   });
 
+  it.each([
+    ['b3: 0', { b3: '0' }],
+    ['X-B3-Sampled: 0 with B3 writing the single header', { 'x-b3-sampled': '0' }],
+  ])('does not count %s as a request without trace context (extract.trace.missing)', (_name, carrier) => {
+    resetDiagnostics();
+    extract(new CompositePropagator([new TraceContextPropagator(), new B3Propagator()]), carrier);
+    expect(diagnosticsSnapshot()['extract.trace.missing']).toBeUndefined();
+  });
+
   it('keeps a span already in the context beside it', () => {
     const existing = trace.setSpanContext(ROOT_CONTEXT, { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), traceFlags: TraceFlags.SAMPLED });
     const ctx = extract(new CompositePropagator([new TraceContextPropagator(), new B3Propagator()]), { b3: '0' }, existing);

@@ -170,7 +170,8 @@ export class CompositePropagator implements TextMapPropagator {
       }
     }
     if (winner === undefined) {
-      this.diagnoseNoTraceContext(carrier, get);
+      // A bare B3 decision is trace context of a kind: not "missing", whatever headers held it.
+      this.diagnoseNoTraceContext(carrier, get, samplingDecision === undefined);
       // With no trace context found, a B3 decision sent without ids (`b3: 0`) is kept, so that
       // B3 sends it on; a valid trace context of any format wins over it (dropped with the loser).
       const kept = samplingDecision === undefined ? context : setB3SamplingDecision(context, samplingDecision);
@@ -188,9 +189,9 @@ export class CompositePropagator implements TextMapPropagator {
     return [...this.fieldList];
   }
 
-  private diagnoseNoTraceContext(carrier: unknown, get: TextMapGetter): void {
+  private diagnoseNoTraceContext(carrier: unknown, get: TextMapGetter, countMissing: boolean): void {
     try {
-      if (this.traceFields.length > 0 && !this.traceFields.some((field) => isPresent(get.get(carrier, field)))) {
+      if (countMissing && this.traceFields.length > 0 && !this.traceFields.some((field) => isPresent(get.get(carrier, field)))) {
         countDiagnostic('extract.trace.missing');
       }
       for (const { header, name } of this.unconfigured) {
