@@ -11,6 +11,7 @@ import {
   resolveBaggageLimits,
   type BaggageMember,
 } from '@ctxprop/core';
+import { invalidOptionOf } from './invalid-option';
 
 const member = (key: string, value: string, properties: BaggageMember['properties'] = []): BaggageMember => ({ key, value, properties });
 const keysOf = (header: string | string[]) => parseBaggage(header).members.map((m) => m.key);
@@ -300,15 +301,9 @@ describe('resolveBaggageLimits()', () => {
     ['limits.maxBytes', { maxBytes: Number.POSITIVE_INFINITY }],
     ['limits', 'big' as unknown as object],
   ])('throws InvalidOptionError naming "%s" for %p', (option, limits) => {
-    let error: unknown;
-    try {
-      resolveBaggageLimits(limits);
-    } catch (err) {
-      error = err;
-    }
-    expect(error).toBeInstanceOf(InvalidOptionError);
-    expect((error as InvalidOptionError).option).toBe(option);
-    expect((error as Error).message).toMatch(/^ctxprop: option "limits/);
+    const error = invalidOptionOf(() => resolveBaggageLimits(limits));
+    expect(error.option).toBe(option);
+    expect(error.message).toMatch(/^ctxprop: option "limits/);
   });
 
   it('makes parseBaggage and formatBaggage throw for bad limits (configuration, not wire input)', () => {

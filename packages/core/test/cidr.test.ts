@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { InvalidOptionError } from '@ctxprop/core';
 import { createCidrMatcher, isPrivateAddress, parseCidr } from '../src/policy/cidr';
 import { parseIpAddress } from '../src/policy/ip-address';
+import { invalidOptionOf } from './invalid-option';
 
 describe('parseIpAddress()', () => {
   it.each([
@@ -79,15 +80,9 @@ describe('parseCidr()', () => {
   it.each(['10.0.0.0/33', '10.0.0.0/', '10.0.0.0/8/8', '10.0.0.0/-1', 'fd00::/129', 'example.com/8', '', '10.0.0/8', '[::1]/128'])(
     'throws InvalidOptionError naming the option for %j',
     (text) => {
-      let thrown: unknown;
-      try {
-        parseCidr(text, 'destinations.rules[2].cidrs[1]');
-      } catch (error) {
-        thrown = error;
-      }
-      expect(thrown).toBeInstanceOf(InvalidOptionError);
-      expect((thrown as InvalidOptionError).option).toBe('destinations.rules[2].cidrs[1]');
-      expect((thrown as Error).message).toMatch(/^ctxprop: option "destinations\.rules\[2\]\.cidrs\[1\]" must be a CIDR block/);
+      const thrown = invalidOptionOf(() => parseCidr(text, 'destinations.rules[2].cidrs[1]'));
+      expect(thrown.option).toBe('destinations.rules[2].cidrs[1]');
+      expect(thrown.message).toMatch(/^ctxprop: option "destinations\.rules\[2\]\.cidrs\[1\]" must be a CIDR block/);
     },
   );
 });

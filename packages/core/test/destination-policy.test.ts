@@ -1,4 +1,5 @@
-import { createDestinationPolicy, defaultDestinationPolicy, InvalidOptionError } from '@ctxprop/core';
+import { createDestinationPolicy, defaultDestinationPolicy } from '@ctxprop/core';
+import { invalidOptionOf } from './invalid-option';
 
 describe('the default destination policy', () => {
   it.each([
@@ -129,15 +130,9 @@ describe('createDestinationPolicy() validation', () => {
     [{ public: { baggage: [1] } }, 'destinations.public.baggage'],
     [{ cacheSize: 0 }, 'destinations.cacheSize'],
   ])('refuses %j, naming %s', (options, option) => {
-    let thrown: unknown;
-    try {
-      createDestinationPolicy(options as never);
-    } catch (error) {
-      thrown = error;
-    }
-    expect(thrown).toBeInstanceOf(InvalidOptionError);
-    expect((thrown as InvalidOptionError).option).toBe(option);
-    expect((thrown as Error).message.startsWith('ctxprop: ')).toBe(true);
+    const thrown = invalidOptionOf(() => createDestinationPolicy(options as never));
+    expect(thrown.option).toBe(option);
+    expect(thrown.message.startsWith('ctxprop: ')).toBe(true);
   });
 
   it.each([
@@ -151,15 +146,9 @@ describe('createDestinationPolicy() validation', () => {
     [{ public: 'none' }, 'destinations.public', 'trace'],
     [[{ hosts: ['a.example'] }], 'destinations', 'rules'],
   ])('refuses the unknown key or wrong shape in %j, naming %s and the fix', (options, option, fix) => {
-    let thrown: unknown;
-    try {
-      createDestinationPolicy(options as never);
-    } catch (error) {
-      thrown = error;
-    }
-    expect(thrown).toBeInstanceOf(InvalidOptionError);
-    expect((thrown as InvalidOptionError).option).toBe(option);
-    expect((thrown as Error).message).toContain(fix);
+    const thrown = invalidOptionOf(() => createDestinationPolicy(options as never));
+    expect(thrown.option).toBe(option);
+    expect(thrown.message).toContain(fix);
   });
 
   it('names the options by the path it is given, and keeps the rule names of its decisions', () => {

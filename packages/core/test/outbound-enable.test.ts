@@ -5,8 +5,9 @@
 import { context } from '@opentelemetry/api';
 import { request } from 'undici';
 import * as http from 'node:http';
-import { enableOutboundPropagation, InvalidOptionError, resolveInboundOptions, type OutboundOptions } from '@ctxprop/core';
+import { enableOutboundPropagation, resolveInboundOptions, type OutboundOptions } from '@ctxprop/core';
 import { contextWith, startServer, type TestServer } from './outbound-helpers';
+import { invalidOptionOf } from './invalid-option';
 
 let server: TestServer;
 let base: string;
@@ -45,14 +46,8 @@ describe('enableOutboundPropagation() options', () => {
     [{ sensitiveData: { allowKeys: 'a' } }, 'sensitiveData.allowKeys'],
     ['all', 'outbound'],
   ])('refuses %j at start-up, naming %s', (options, option) => {
-    let thrown: unknown;
-    try {
-      enableOutboundPropagation(options as never).disable();
-    } catch (error) {
-      thrown = error;
-    }
-    expect(thrown).toBeInstanceOf(InvalidOptionError);
-    expect((thrown as InvalidOptionError).option).toBe(option);
+    const thrown = invalidOptionOf(() => enableOutboundPropagation(options as never).disable());
+    expect(thrown.option).toBe(option);
   });
 
   // Called directly, the names are enableOutboundPropagation's own (no "outbound." prefix).
@@ -71,16 +66,10 @@ describe('enableOutboundPropagation() options', () => {
     [{ sensitiveData: { allowkeys: ['contact'] } }, 'sensitiveData.allowkeys', 'Did you mean "allowKeys"?'],
     [{ sensitiveData: { enable: false } }, 'sensitiveData.enable', 'Did you mean "enabled"?'],
   ])('refuses %j naming %s and the fix', (options, option, fix) => {
-    let thrown: unknown;
-    try {
-      enableOutboundPropagation(options as never).disable();
-    } catch (error) {
-      thrown = error;
-    }
-    expect(thrown).toBeInstanceOf(InvalidOptionError);
-    expect((thrown as InvalidOptionError).option).toBe(option);
-    expect((thrown as Error).message.startsWith(`ctxprop: option "${option}" must be`)).toBe(true);
-    expect((thrown as Error).message).toContain(fix);
+    const thrown = invalidOptionOf(() => enableOutboundPropagation(options as never).disable());
+    expect(thrown.option).toBe(option);
+    expect(thrown.message.startsWith(`ctxprop: option "${option}" must be`)).toBe(true);
+    expect(thrown.message).toContain(fix);
   });
 
   it('puts in force the outbound options an adapter checked under "outbound", as they were checked', async () => {

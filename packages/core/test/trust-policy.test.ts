@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { propagation } from '@opentelemetry/api';
-import { createBaggageFromMembers, diagnosticsSnapshot, InvalidOptionError, resetDiagnostics } from '@ctxprop/core';
+import { createBaggageFromMembers, diagnosticsSnapshot, resetDiagnostics } from '@ctxprop/core';
 import { createTrustPolicy, type TrustRequestInfo } from '../src/policy/trust';
+import { invalidOptionOf } from './invalid-option';
 
 function info(clientAddress: string | undefined, headers: Record<string, unknown> = {}): TrustRequestInfo {
   return { clientAddress, headers, method: 'GET', path: '/', request: undefined };
@@ -220,15 +221,9 @@ describe('createTrustPolicy() validation', () => {
     ['a decide that is not a function', { decide: 'trust' }, 'trust.decide'],
     ['decide together with rules', { decide: () => 'trust', trustedAddresses: ['private'] }, 'trust.decide'],
   ])('throws InvalidOptionError naming the option for %s', (_name, option, optionName) => {
-    let error: unknown;
-    try {
-      createTrustPolicy(option as never);
-    } catch (caught) {
-      error = caught;
-    }
-    expect(error).toBeInstanceOf(InvalidOptionError);
-    expect((error as InvalidOptionError).option).toBe(optionName);
-    expect((error as Error).message).toMatch(new RegExp(`^ctxprop: option "${optionName.replace(/[[\].]/g, '\\$&')}" must be`));
+    const error = invalidOptionOf(() => createTrustPolicy(option as never));
+    expect(error.option).toBe(optionName);
+    expect(error.message).toMatch(new RegExp(`^ctxprop: option "${optionName.replace(/[[\].]/g, '\\$&')}" must be`));
   });
 });
 
@@ -240,15 +235,9 @@ describe('createTrustPolicy() unknown keys', () => {
     [{ trustedHeader: { name: 'x-gw', valeu: 's' } }, 'trust.trustedHeader.valeu', 'Did you mean "value"?'],
     [{ trustedHeader: { header: 'x-gw' } }, 'trust.trustedHeader.header', 'Remove it'],
   ])('refuses %j, naming %s and the fix', (option, optionName, fix) => {
-    let error: unknown;
-    try {
-      createTrustPolicy(option as never);
-    } catch (caught) {
-      error = caught;
-    }
-    expect(error).toBeInstanceOf(InvalidOptionError);
-    expect((error as InvalidOptionError).option).toBe(optionName);
-    expect((error as Error).message).toContain(fix);
+    const error = invalidOptionOf(() => createTrustPolicy(option as never));
+    expect(error.option).toBe(optionName);
+    expect(error.message).toContain(fix);
   });
 });
 

@@ -2,12 +2,13 @@
 // client went away first (error.type 'aborted'), or the server closed the connection itself (an
 // error after the headers were sent, res.destroy()): then the exception recordErrors() saw, else
 // '_OTHER', never 'aborted'.
-import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { Express, NextFunction, Request, Response } from 'express';
 import { ctxprop, recordErrors } from '@ctxprop/express';
 import { EXPRESS_VERSIONS, listen, type ExpressFactory, type Running } from './support/apps';
 import { useSdk } from './support/sdk';
+import { abandonUpload, readToEnd, requestOnce, resetAfterFirstChunk } from '../../core/test/response-end-clients';
 
 const sdk = useSdk();
 
@@ -61,15 +62,7 @@ describe.each(EXPRESS_VERSIONS)('%s: a response that does not complete', (_name,
   });
 
   it("ends the span with error.type 'aborted' when the client goes away during the body upload (not the 400 written after)", async () => {
-    await new Promise<void>((resolve) => {
-      const upload = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/upload/1', headers: { 'content-length': 1_000_000, 'content-type': 'application/octet-stream' } });
-      upload.on('error', () => resolve());
-      upload.write('x'.repeat(1000));
-      setTimeout(() => {
-        upload.destroy();
-        resolve();
-      }, 50);
-    });
+    await abandonUpload(port, '/upload/1');
     const [span] = await sdk.finishedSpans(1);
     expect(span!.name).toBe('POST /upload/:id');
     expect(span!.attributes['error.type']).toBe('aborted');
@@ -81,15 +74,7 @@ describe.each(EXPRESS_VERSIONS)('%s: a response that does not complete', (_name,
   });
 
   it('ends the span with the exception recordErrors() saw when an error after the headers makes the server close the connection', async () => {
-    const clientSaw = await new Promise<string>((resolve) => {
-      httpRequest({ host: '127.0.0.1', port, path: '/stream/1' }, (response: IncomingMessage) => {
-        response.resume();
-        response.on('aborted', () => resolve(`cut after status ${response.statusCode}`));
-        response.on('end', () => resolve('complete'));
-      })
-        .on('error', (error) => resolve(`error ${(error as NodeJS.ErrnoException).code}`))
-        .end();
-    });
+    const clientSaw = await readToEnd(port, '/stream/1');
     // The server cut the response: the client did not go away.
     expect(clientSaw).toBe('cut after status 200');
     const [span] = await sdk.finishedSpans(1);
@@ -102,12 +87,7 @@ describe.each(EXPRESS_VERSIONS)('%s: a response that does not complete', (_name,
   });
 
   it("ends the span with error.type '_OTHER' when a handler destroys the response without an exception", async () => {
-    await new Promise<void>((resolve) => {
-      httpRequest({ host: '127.0.0.1', port, path: '/destroy/1' })
-        .on('error', () => resolve())
-        .on('response', () => resolve())
-        .end();
-    });
+    await requestOnce(port, '/destroy/1');
     const [span] = await sdk.finishedSpans(1);
     expect(span!.name).toBe('GET /destroy/:id');
     expect(span!.attributes['error.type']).toBe('_OTHER');
@@ -117,16 +97,7 @@ describe.each(EXPRESS_VERSIONS)('%s: a response that does not complete', (_name,
   });
 
   it("ends the span with error.type 'aborted' when the client resets the connection in the middle of the response", async () => {
-    await new Promise<void>((resolve) => {
-      httpRequest({ host: '127.0.0.1', port, path: '/large/1' }, (response) => {
-        response.once('data', () => {
-          response.socket.resetAndDestroy();
-          resolve();
-        });
-      })
-        .on('error', () => resolve())
-        .end();
-    });
+    await resetAfterFirstChunk(port, '/large/1');
     const [span] = await sdk.finishedSpans(1);
     expect(span!.name).toBe('GET /large/:id');
     expect(span!.attributes['error.type']).toBe('aborted');

@@ -4,13 +4,13 @@
  * response after an error that came once the headers were out, or a handler destroys it): then
  * the exception the plugin recorded, else '_OTHER', never 'aborted'.
  */
-import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { FastifyInstance } from 'fastify';
 import { ctxprop } from '@ctxprop/fastify';
 import { FRAMEWORKS, listen } from './support/frameworks';
 import { startRecordingSdk } from './support/sdk';
+import { abandonUpload, readToEnd, requestOnce, resetAfterFirstChunk } from '../../core/test/response-end-clients';
 
 const sdk = startRecordingSdk();
 
@@ -57,15 +57,7 @@ describe.each(FRAMEWORKS)('%s: a response that does not complete', (_framework, 
   beforeEach(() => sdk.exporter.reset());
 
   it("ends the span with error.type 'aborted' when the client goes away during the body upload", async () => {
-    await new Promise<void>((resolve) => {
-      const upload = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/upload/1', headers: { 'content-length': 1_000_000, 'content-type': 'application/octet-stream' } });
-      upload.on('error', () => resolve());
-      upload.write('x'.repeat(1000));
-      setTimeout(() => {
-        upload.destroy();
-        resolve();
-      }, 50);
-    });
+    await abandonUpload(port, '/upload/1');
     const [span] = await sdk.serverSpans(1);
     expect(span!.name).toBe('POST /upload/:id');
     expect(span!.attributes['error.type']).toBe('aborted');
@@ -74,15 +66,7 @@ describe.each(FRAMEWORKS)('%s: a response that does not complete', (_framework, 
   });
 
   it("ends the span in error, not 'aborted', when the body stream fails after the headers and Fastify destroys the response", async () => {
-    const clientSaw = await new Promise<string>((resolve) => {
-      httpRequest({ host: '127.0.0.1', port, path: '/stream/1' }, (response: IncomingMessage) => {
-        response.resume();
-        response.on('aborted', () => resolve(`cut after status ${response.statusCode}`));
-        response.on('end', () => resolve('complete'));
-      })
-        .on('error', (error) => resolve(`error ${(error as NodeJS.ErrnoException).code}`))
-        .end();
-    });
+    const clientSaw = await readToEnd(port, '/stream/1');
     expect(clientSaw).toBe('cut after status 200');
     const [span] = await sdk.serverSpans(1);
     expect(span!.name).toBe('GET /stream/:id');
@@ -93,12 +77,7 @@ describe.each(FRAMEWORKS)('%s: a response that does not complete', (_framework, 
   });
 
   it("ends the span with error.type '_OTHER' when a handler destroys the response itself", async () => {
-    await new Promise<void>((resolve) => {
-      httpRequest({ host: '127.0.0.1', port, path: '/destroy/1' })
-        .on('error', () => resolve())
-        .on('response', () => resolve())
-        .end();
-    });
+    await requestOnce(port, '/destroy/1');
     const [span] = await sdk.serverSpans(1);
     expect(span!.name).toBe('GET /destroy/:id');
     expect(span!.attributes['error.type']).toBe('_OTHER');
@@ -106,16 +85,7 @@ describe.each(FRAMEWORKS)('%s: a response that does not complete', (_framework, 
   });
 
   it("ends the span with error.type 'aborted' when the client resets the connection in the middle of the response", async () => {
-    await new Promise<void>((resolve) => {
-      httpRequest({ host: '127.0.0.1', port, path: '/large/1' }, (response) => {
-        response.once('data', () => {
-          response.socket.resetAndDestroy();
-          resolve();
-        });
-      })
-        .on('error', () => resolve())
-        .end();
-    });
+    await resetAfterFirstChunk(port, '/large/1');
     const [span] = await sdk.serverSpans(1);
     expect(span!.name).toBe('GET /large/:id');
     expect(span!.attributes['error.type']).toBe('aborted');
