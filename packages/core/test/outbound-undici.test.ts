@@ -177,6 +177,42 @@ describe('with enableOutboundPropagation() and no SDK', () => {
   });
 });
 
+describe('calls a saturated pool queues until a connection is free', () => {
+  let handle: OutboundHandle;
+  beforeAll(() => {
+    handle = enableOutboundPropagation();
+  });
+  afterAll(() => handle.disable());
+
+  // A queued call's request is built when a connection frees up, in the context of whichever
+  // call freed it: the context must be the one the call was made in, not that one's.
+  const limited: [string, (dispatcher: Pool | Agent) => (url: string) => Promise<string>][] = [
+    ['Pool.request', (pool) => async (url) => (await (pool as Pool).request({ path: new URL(url).pathname + new URL(url).search, method: 'GET' })).body.text()],
+    ['undici request through an Agent', (agent) => async (url) => (await request(url, { dispatcher: agent })).body.text()],
+    ['undici fetch through an Agent', (agent) => async (url) => (await undiciFetch(url, { dispatcher: agent })).text()],
+    ['global fetch through an Agent', (agent) => async (url) => (await fetch(url, { dispatcher: agent } as unknown as RequestInit)).text()],
+  ];
+
+  it.each(limited)('%s with one connection: each queued call carries its own context', async (name, clientOf) => {
+    const dispatcher = name === 'Pool.request' ? new Pool(base, { connections: 1 }) : new Agent({ connections: 1 });
+    const call = clientOf(dispatcher);
+    try {
+      const calls = Array.from({ length: 12 }, (_, i) => ({ traceId: randomHex(32), spanId: randomHex(16), tenant: `t${i}` }));
+      const results = await Promise.all(
+        calls.map((one) =>
+          context.with(contextWith({ tenant: one.tenant }, one.traceId, one.spanId), async () => JSON.parse(await call(`${base}/queued?delay=5`)) as Record<string, string[]>),
+        ),
+      );
+      results.forEach((headers, i) => {
+        expect(headers.traceparent).toEqual([`00-${calls[i]!.traceId}-${calls[i]!.spanId}-01`]);
+        expect(headers.baggage).toEqual([`tenant=${calls[i]!.tenant}`]);
+      });
+    } finally {
+      await dispatcher.close();
+    }
+  });
+});
+
 describe('with destination rules', () => {
   let handle: OutboundHandle;
   beforeAll(() => {

@@ -1,8 +1,14 @@
 /**
  * Outbound propagation for the global `fetch` and npm `undici` (request, stream, pipeline,
- * Client, Pool, Agent), through undici's diagnostics channels: no monkey-patching. Node's
- * bundled undici (behind `fetch`) and the npm package publish on the same channel names, so one
- * subscription covers both.
+ * Client, Pool, Agent), through undici's diagnostics channels. Node's bundled undici (behind
+ * `fetch`) and the npm package publish on the same channel names, so one subscription covers both.
+ *
+ * A call a saturated pool queues has its request built later, when a connection frees up, in the
+ * context of whichever call freed it. So the context a call was made in is remembered when it is
+ * dispatched: the one wrapper ctxprop puts on undici, around its dispatchers' common `dispatch`
+ * (`DispatcherBase`), keyed by the call's handler, which the request keeps. The copies of undici
+ * loaded (npm's, found in the module cache; Node's bundled one, through its global dispatcher)
+ * are wrapped when propagation is enabled and when a request of a copy not seen before appears.
  *
  * `undici:request:create` is published at the end of undici's `Request` constructor, after the
  * caller's headers were validated into `request.headers`, a flat `[name, value, ...]` array
@@ -13,7 +19,8 @@
  * @see https://github.com/nodejs/undici/blob/main/docs/docs/api/DiagnosticsChannel.md
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import type { Span } from '@opentelemetry/api';
+import { createRequire } from 'node:module';
+import { context, type Context, type Span } from '@opentelemetry/api';
 import { countDiagnostic } from '../diagnostics/diagnostics.js';
 import { filterBaggageHeader, reportTraceWithheld } from './apply-policy.js';
 import { recordFailure, recordResponseMessage, type OutgoingTarget } from './client-span.js';
@@ -167,6 +174,90 @@ function policeLateWriters(
   };
 }
 
+// -- the context a call was made in, for calls a pool queues --
+
+/** The context each dispatched call was made in, by its handler (which its request keeps). */
+const callerContexts = new WeakMap<object, Context>();
+const DISPATCH_WRAPPED = Symbol.for('ctxprop.undici.dispatch');
+
+interface DispatcherPrototype {
+  dispatch(this: unknown, opts: unknown, handler: unknown): unknown;
+}
+
+type WrappedDispatch = DispatcherPrototype['dispatch'] & { [DISPATCH_WRAPPED]?: DispatcherPrototype['dispatch'] };
+
+/** Prototypes wrapped while propagation is on, to unwrap when it is turned off. */
+const wrappedPrototypes = new Set<DispatcherPrototype>();
+
+/**
+ * Wraps `dispatch` on undici's `DispatcherBase` (the prototype in `proto`'s chain that defines it
+ * and `close`, below any subclass): every Agent, Pool and Client of that copy goes through it
+ * when a call is made, and again when a queued call is sent on, with the same handler.
+ */
+function wrapDispatcherBase(proto: object | null): void {
+  for (let current = proto; current !== null && current !== Object.prototype; current = Object.getPrototypeOf(current) as object | null) {
+    const own = Object.getOwnPropertyDescriptor(current, 'dispatch');
+    if (own === undefined || typeof own.value !== 'function' || !Object.prototype.hasOwnProperty.call(current, 'close')) continue;
+    const target = current as DispatcherPrototype;
+    if ((target.dispatch as WrappedDispatch)[DISPATCH_WRAPPED] !== undefined) return;
+    const original = target.dispatch;
+    const dispatch: WrappedDispatch = function dispatch(this: unknown, opts: unknown, handler: unknown): unknown {
+      // The first dispatch of a call is made in its caller's context; a queued one is sent on later,
+      // from another call's, with the same handler: only the first is kept.
+      if (typeof handler === 'object' && handler !== null && !callerContexts.has(handler)) callerContexts.set(handler, context.active());
+      return original.call(this, opts, handler);
+    };
+    dispatch[DISPATCH_WRAPPED] = original;
+    target.dispatch = dispatch;
+    wrappedPrototypes.add(target);
+    return;
+  }
+}
+
+/** Wraps the copies of undici loaded so far: npm's in the module cache, Node's bundled one. */
+function wrapLoadedUndici(): void {
+  try {
+    // Node's one module cache, whichever require reads it (this file is built as ESM and as CJS).
+    const cache = createRequire(`${process.cwd()}/`).cache;
+    for (const id of Object.keys(cache)) {
+      if (!/[\\/]undici[\\/]index\.js$/.test(id)) continue;
+      const client = (cache[id]?.exports as { Client?: { prototype?: object } } | undefined)?.Client;
+      if (typeof client?.prototype === 'object') wrapDispatcherBase(client.prototype);
+    }
+    const bundled = (globalThis as Record<symbol, unknown>)[Symbol.for('undici.globalDispatcher.1')];
+    if (typeof bundled === 'object' && bundled !== null) wrapDispatcherBase(Object.getPrototypeOf(bundled) as object | null);
+  } catch {
+    countDiagnostic('internal.error');
+  }
+}
+
+function unwrapUndici(): void {
+  for (const proto of wrappedPrototypes) {
+    const original = (proto.dispatch as WrappedDispatch)[DISPATCH_WRAPPED];
+    if (original !== undefined) proto.dispatch = original;
+  }
+  wrappedPrototypes.clear();
+}
+
+/** The symbol undici keeps a request's handler under, per request class (one per copy of undici). */
+const handlerKeys = new WeakMap<object, symbol | null>();
+
+/** The context the call of `request` was made in, when its dispatch was seen; else the active one. */
+function callerContextOf(request: object): Context {
+  const type = (request as { constructor?: unknown }).constructor;
+  if (typeof type !== 'function') return context.active();
+  let key = handlerKeys.get(type);
+  if (key === undefined) {
+    // A copy of undici not seen before: wrap it, for its calls from now on.
+    wrapLoadedUndici();
+    key = Object.getOwnPropertySymbols(request).find((symbol) => symbol.description === 'handler') ?? null;
+    handlerKeys.set(type, key);
+  }
+  const handler = key === null ? undefined : (request as Record<symbol, unknown>)[key];
+  const caller = typeof handler === 'object' && handler !== null ? callerContexts.get(handler) : undefined;
+  return caller ?? context.active();
+}
+
 function onRequestCreate(message: unknown): void {
   try {
     const config = state.config;
@@ -181,7 +272,8 @@ function onRequestCreate(message: unknown): void {
     const target = targetOf(request);
     if (target === undefined) return;
     const headers = new UndiciHeaderList(list);
-    const call = prepareOutgoingCall(config, target, headers);
+    const caller = callerContextOf(request);
+    const call = caller === context.active() ? prepareOutgoingCall(config, target, headers) : context.with(caller, prepareOutgoingCall, undefined, config, target, headers);
     if (call === undefined) return;
     if (call.span !== undefined) {
       followSpans();
@@ -246,9 +338,11 @@ function followSpans(): void {
  */
 export function installUndiciHook(): InstalledHook {
   subscribe(CREATE, onRequestCreate);
+  wrapLoadedUndici();
   return {
     uninstall() {
       unsubscribe(CREATE, onRequestCreate);
+      unwrapUndici();
       if (!lifecycleSubscribed) return;
       lifecycleSubscribed = false;
       for (const [name, handler] of lifecycle) unsubscribe(name, handler);
