@@ -59,6 +59,8 @@ describe('createDestinationPolicy() rules', () => {
   it.each([
     ['https://api.payments.example/v1/charge', { trace: false, baggage: 'none', rule: 'payments' }],
     ['https://api.payments.example:443/', { trace: false, baggage: 'none', rule: 'payments' }],
+    ['https://api.payments.example./v1/charge', { trace: false, baggage: 'none', rule: 'payments' }],
+    ['https://API.Payments.Example.:443/', { trace: false, baggage: 'none', rule: 'payments' }],
     ['http://api.payments.example/', { trace: true, baggage: 'none', rule: 'default:public' }],
     ['https://api.payments.example:8443/', { trace: true, baggage: 'none', rule: 'default:public' }],
     ['https://eu.partner.example/x', { trace: true, baggage: ['tenant.id'], rule: 'destinations.rules[1]' }],

@@ -277,8 +277,13 @@ export function createDestinationPolicy(options: DestinationPolicyOptions = {}, 
     }
     // Non-special schemes (grpc://) keep the host's case; a final dot names the same host.
     let hostname = url.hostname.toLowerCase();
-    if (hostname.endsWith('.')) hostname = hostname.slice(0, -1);
-    const origin = url.origin;
+    let origin = url.origin;
+    if (hostname.endsWith('.')) {
+      hostname = hostname.slice(0, -1);
+      // The origin too: `origins` rules name the host without the dot.
+      url.hostname = hostname;
+      origin = url.origin;
+    }
     let found: CachedDecision | undefined;
     for (const rule of rules) {
       if (staticMatch(rule, origin, hostname)) {
