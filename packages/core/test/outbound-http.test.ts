@@ -118,6 +118,16 @@ describe('node:http', () => {
     expect(warnings[0]).toContain('"tenant" withheld from api.public.example by the destination rule "default:public"');
   });
 
+  it('decides by the URL of a request sent to a forward proxy in absolute form, not by the proxy', async () => {
+    // The test server stands in for the proxy: it records what the proxy would forward.
+    await context.with(contextWith({ tenant: 'acme' }), () =>
+      send((cb) => http.request({ host: '127.0.0.1', port: server.port, path: 'http://api.public.example/via-proxy', headers: { host: 'api.public.example' } }, cb)),
+    );
+    expect(server.last('traceparent')).toEqual([TRACEPARENT]);
+    expect(server.last('baggage')).toEqual([]);
+    expect(warnings[0]).toContain('withheld from api.public.example');
+  });
+
   it('keeps a hand-set traceparent (any case) as the only one, and filters a hand-set baggage header by policy', async () => {
     const mine = `00-${'a'.repeat(32)}-${'b'.repeat(16)}-00`;
     await context.with(contextWith({ tenant: 'acme' }), () =>

@@ -5,7 +5,7 @@
  */
 import { context, propagation, ROOT_CONTEXT } from '@opentelemetry/api';
 import { Writable } from 'node:stream';
-import { Agent, Client, Pool, fetch as undiciFetch, request, stream } from 'undici';
+import { Agent, Client, Pool, ProxyAgent, fetch as undiciFetch, request, stream } from 'undici';
 import {
   configureDiagnostics,
   diagnosticsSnapshot,
@@ -174,6 +174,27 @@ describe('with enableOutboundPropagation() and no SDK', () => {
       expect(headers.traceparent).toEqual([`00-${calls[i]!.traceId}-${calls[i]!.spanId}-01`]);
       expect(headers.baggage).toEqual([`tenant=${calls[i]!.tenant}`]);
     });
+  });
+});
+
+describe('a forward proxy without a tunnel (ProxyAgent, proxyTunnel: false)', () => {
+  let handle: OutboundHandle;
+  beforeAll(() => {
+    handle = enableOutboundPropagation();
+  });
+  afterAll(() => handle.disable());
+
+  it('decides by the URL the proxy is asked for, not by the proxy', async () => {
+    // The test server stands in for the proxy: it records what the proxy would forward.
+    const proxy = new ProxyAgent({ uri: base, proxyTunnel: false });
+    try {
+      await context.with(contextWith({ tenant: 'acme' }), async () => (await request('http://api.public.example/via-proxy', { dispatcher: proxy })).body.text());
+    } finally {
+      await proxy.close();
+    }
+    expect(server.last('traceparent')).toEqual([TRACEPARENT]);
+    expect(server.last('baggage')).toEqual([]);
+    expect(warnings[0]).toContain('withheld from api.public.example');
   });
 });
 

@@ -56,6 +56,30 @@ export interface OutgoingTarget {
 }
 
 /**
+ * The real destination of a request sent to a forward proxy in absolute form (`GET
+ * http://api.example.com/x`: node:http with a proxy as host, undici's ProxyAgent without a tunnel),
+ * whose connection goes to the proxy: the destination policy and the CLIENT span are about the
+ * host in the URL. `undefined` for an ordinary path.
+ *
+ * @example
+ * ```ts
+ * absoluteFormTarget('GET', 'http://api.example.com:8080/x?y=1');
+ * // { method: 'GET', protocol: 'http:', hostname: 'api.example.com', port: 8080, path: '/x?y=1' }
+ * ```
+ */
+export function absoluteFormTarget(method: string, path: string): OutgoingTarget | undefined {
+  // A path starts with "/" (or is "*"): only a request to a proxy starts with a scheme.
+  if (path.length === 0 || path.charCodeAt(0) === 0x2f || !/^https?:\/\//i.test(path)) return undefined;
+  try {
+    const url = new URL(path);
+    const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    return { method, protocol: url.protocol, hostname, port: url.port === '' ? undefined : Number(url.port), path: `${url.pathname}${url.search}` };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * `scheme://host[:port]` of a target, IPv6 in brackets, default port left out.
  *
  * @example

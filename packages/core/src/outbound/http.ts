@@ -20,7 +20,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { Agent, type ClientRequest } from 'node:http';
 import type { Span } from '@opentelemetry/api';
 import { countDiagnostic } from '../diagnostics/diagnostics.js';
-import { recordFailure, recordResponseMessage, type OutgoingTarget } from './client-span.js';
+import { absoluteFormTarget, recordFailure, recordResponseMessage, type OutgoingTarget } from './client-span.js';
 import { outboundState, type InstalledHook } from './outbound-state.js';
 import { prepareOutgoingCall, type HeaderList } from './outgoing-call.js';
 
@@ -59,6 +59,8 @@ function portFromHostHeader(host: unknown): number | undefined {
 function targetOf(request: ClientRequest, options: { port?: unknown } | undefined): OutgoingTarget | undefined {
   const { method, path, host, protocol } = request as Partial<ClientRequest>;
   if (typeof method !== 'string' || typeof path !== 'string' || typeof host !== 'string' || typeof protocol !== 'string') return undefined;
+  const proxied = absoluteFormTarget(method, path);
+  if (proxied !== undefined) return proxied;
   const optionPort = Number(options?.port);
   const port = Number.isInteger(optionPort) && optionPort > 0 ? optionPort : portFromHostHeader(request.getHeader('host'));
   const hostname = host.startsWith('[') ? host.slice(1, -1) : host;

@@ -23,7 +23,7 @@ import { createRequire } from 'node:module';
 import { context, type Context, type Span } from '@opentelemetry/api';
 import { countDiagnostic } from '../diagnostics/diagnostics.js';
 import { filterBaggageHeader, reportTraceWithheld } from './apply-policy.js';
-import { recordFailure, recordResponseMessage, type OutgoingTarget } from './client-span.js';
+import { absoluteFormTarget, recordFailure, recordResponseMessage, type OutgoingTarget } from './client-span.js';
 import type { SensitiveDataGuard } from '../policy/sensitive-data.js';
 import { isHeaderName, isHeaderValue } from './header-safety.js';
 import { outboundState, type InstalledHook } from './outbound-state.js';
@@ -68,6 +68,8 @@ function parseOrigin(origin: string): { protocol: string; hostname: string; port
 function targetOf(request: UndiciRequest): OutgoingTarget | undefined {
   const origin = typeof request.origin === 'string' ? request.origin : request.origin instanceof URL ? request.origin.origin : undefined;
   if (origin === undefined || typeof request.method !== 'string' || typeof request.path !== 'string') return undefined;
+  const proxied = absoluteFormTarget(request.method, request.path);
+  if (proxied !== undefined) return proxied;
   const parsed = parseOrigin(origin);
   if (parsed === null) return undefined;
   return { method: request.method, protocol: parsed.protocol, hostname: parsed.hostname, port: parsed.port, path: request.path, origin };
