@@ -118,6 +118,26 @@ describe('node:http', () => {
     expect(warnings[0]).toContain('"tenant" withheld from api.public.example by the destination rule "default:public"');
   });
 
+  it('filters a baggage header set after the request was created (superagent sets its headers so) by the policy and the guard', async () => {
+    const late = (host: string, header: (req: http.ClientRequest) => void) =>
+      context.with(contextWith({ tenant: 'acme' }), () =>
+        send((cb) => {
+          const req = http.request({ host, port: server.port, path: '/late', lookup: lookupToLoopback }, cb);
+          header(req);
+          return req;
+        }),
+      );
+    await late('api.public.example', (req) => req.setHeader('Baggage', 'tenant=acme,contact=bob%40x.example'));
+    expect(server.last('baggage')).toEqual([]);
+    await late('127.0.0.1', (req) => req.setHeader('baggage', 'tenant=acme,contact=bob%40x.example'));
+    expect(server.last('baggage')).toEqual(['tenant=acme']);
+    await late('127.0.0.1', (req) => req.appendHeader('baggage', 'user.email=bob%40x.example'));
+    expect(server.last('baggage')).toEqual(['tenant=acme']);
+    await late('127.0.0.1', (req) => req.setHeaders(new Headers({ baggage: 'plan=gold,contact=bob%40x.example' })));
+    expect(server.last('baggage')).toEqual(['plan=gold']);
+    expect(diagnosticsSnapshot()['baggage.sensitive.refused']).toBe(3);
+  });
+
   it('decides by the URL of a request sent to a forward proxy in absolute form, not by the proxy', async () => {
     // The test server stands in for the proxy: it records what the proxy would forward.
     await context.with(contextWith({ tenant: 'acme' }), () =>

@@ -11,24 +11,31 @@
  * anything is sent. It covers `http.request`, `http.get`, `https.*`, `new ClientRequest()` and
  * ESM named imports alike; a request made with `createConnection` and no agent is not seen.
  *
+ * A header the caller sets after the constructor (`setHeader`, `appendHeader`; `setHeaders` calls
+ * `setHeader`) goes through the request's policy too: ClientRequest's own copies of those two
+ * methods, on every Node version.
+ *
  * Spans: the response status comes from `http.client.response.finish`, a failure from
  * `http.client.request.error`, and the span ends on the request's `close` event (after the
  * response ended or the connection failed). No `error` listener is ever added: that would
  * change how the caller's unhandled errors behave.
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { Agent, type ClientRequest } from 'node:http';
+import { Agent, ClientRequest } from 'node:http';
 import type { Span } from '@opentelemetry/api';
 import { countDiagnostic } from '../diagnostics/diagnostics.js';
 import { absoluteFormTarget, recordFailure, recordResponseMessage, type OutgoingTarget } from './client-span.js';
 import { outboundState, type InstalledHook } from './outbound-state.js';
-import { prepareOutgoingCall, type HeaderList } from './outgoing-call.js';
+import { filterBaggageHeader, reportTraceWithheld } from './apply-policy.js';
+import { fieldsOf, prepareOutgoingCall, type HeaderList, type OutgoingCall } from './outgoing-call.js';
+import type { SensitiveDataGuard } from '../policy/sensitive-data.js';
 
 const CREATED = 'http.client.request.created';
 const RESPONSE = 'http.client.response.finish';
 const ERROR = 'http.client.request.error';
 
 const PATCH_KEY = Symbol.for('ctxprop.outbound.http.addRequest');
+const LATE_PATCH_KEY = Symbol.for('ctxprop.outbound.http.lateHeaders');
 
 const spans = new WeakMap<object, Span>();
 const seen = new WeakSet<object>();
@@ -110,7 +117,10 @@ function onClientRequest(request: ClientRequest, options: { port?: unknown } | u
     const target = targetOf(request, options);
     if (target === undefined || target.method === 'CONNECT') return;
     const call = prepareOutgoingCall(config, target, new ClientRequestHeaders(request));
-    if (call?.span === undefined) return;
+    if (call === undefined) return;
+    // Headers the caller sets from now on, before they are sent, go through the same policy.
+    calls.set(request, { call, guard: config.guard, fields: fieldsOf(config.propagator) });
+    if (call.span === undefined) return;
     followSpans();
     spans.set(request, call.span);
     request.once('close', onRequestClose);
@@ -161,6 +171,77 @@ function patchAddRequest(): InstalledHook {
   };
 }
 
+// -- headers set after the request was created --
+
+interface PolicedCall {
+  readonly call: OutgoingCall;
+  readonly guard: SensitiveDataGuard;
+  readonly fields: { readonly trace: readonly string[]; readonly baggage: readonly string[] };
+}
+
+/** The requests ctxprop prepared, for the headers their callers set later. */
+const calls = new WeakMap<object, PolicedCall>();
+const UNCHANGED = Symbol('unchanged');
+
+/**
+ * What a header the caller sets after the request was created (`req.setHeader('baggage', ...)`
+ * before `end()`: superagent sets its headers so) may carry: a baggage header filtered by the
+ * destination policy and the sensitive-data guard, as one given in the options is; a trace header
+ * nothing where the policy withholds the trace. `undefined` drops it, UNCHANGED lets it through.
+ */
+function lateHeader(request: object, name: unknown, value: unknown): unknown {
+  if (typeof name !== 'string' || (typeof value !== 'string' && !Array.isArray(value))) return UNCHANGED;
+  const policed = calls.get(request);
+  if (policed === undefined) return UNCHANGED;
+  const lower = name.toLowerCase();
+  const { call, guard, fields } = policed;
+  if (fields.baggage.includes(lower)) return filterBaggageHeader(Array.isArray(value) ? value.map(String) : (value as string), call.decision, guard, call.destination);
+  if (fields.trace.includes(lower) && !call.decision.trace) {
+    reportTraceWithheld(call.decision, call.destination);
+    return undefined;
+  }
+  return UNCHANGED;
+}
+
+type HeaderWriter = (this: ClientRequest, name: string, value: unknown) => unknown;
+
+/** Wraps `setHeader` and `appendHeader` of ClientRequest (`setHeaders` calls `setHeader`). */
+function policeLateHeaders(): InstalledHook {
+  const proto = ClientRequest.prototype as unknown as Record<string, HeaderWriter & { [LATE_PATCH_KEY]?: HeaderWriter }>;
+  const restore: (() => void)[] = [];
+  for (const method of ['setHeader', 'appendHeader'] as const) {
+    const original = proto[method];
+    // Another copy of ctxprop wrapped it already (its wrapper polices its own requests).
+    if (typeof original !== 'function' || original[LATE_PATCH_KEY] !== undefined) continue;
+    // Inherited from OutgoingMessage, shared with ServerResponse: shadowed on ClientRequest only.
+    const own = Object.prototype.hasOwnProperty.call(proto, method);
+    const dropped = method === 'setHeader' ? (request: ClientRequest, name: string) => request.removeHeader(name) : () => undefined;
+    const writer: HeaderWriter & { [LATE_PATCH_KEY]?: HeaderWriter } = function (this: ClientRequest, name, value) {
+      let allowed: unknown = UNCHANGED;
+      try {
+        allowed = lateHeader(this, name, value);
+      } catch {
+        countDiagnostic('internal.error');
+      }
+      if (allowed === UNCHANGED) return original.call(this, name, value);
+      if (allowed === undefined) {
+        dropped(this, name);
+        return this;
+      }
+      return original.call(this, name, allowed);
+    };
+    Object.defineProperty(writer, 'name', { value: method });
+    writer[LATE_PATCH_KEY] = original;
+    proto[method] = writer;
+    restore.push(() => {
+      if (proto[method] !== writer) return;
+      if (own) proto[method] = original;
+      else delete proto[method];
+    });
+  }
+  return { uninstall: () => restore.forEach((undo) => undo()) };
+}
+
 let lifecycleSubscribed = false;
 
 /** Subscribes to the response and error channels once the first span exists (none without an SDK). */
@@ -184,8 +265,10 @@ function followSpans(): void {
  */
 export function installHttpHook(): InstalledHook {
   const created = hasRequestCreatedChannel() ? (subscribe(CREATED, onCreated), undefined) : patchAddRequest();
+  const late = policeLateHeaders();
   return {
     uninstall() {
+      late.uninstall();
       if (created === undefined) unsubscribe(CREATED, onCreated);
       else created.uninstall();
       if (!lifecycleSubscribed) return;
