@@ -98,7 +98,9 @@ function onRequestClose(this: ClientRequest): void {
     const span = spans.get(this);
     if (span === undefined) return;
     spans.delete(this);
+    openSpans--;
     span.end();
+    stopFollowingWhenDone();
   } catch {
     countDiagnostic('internal.error');
   }
@@ -123,6 +125,7 @@ function onClientRequest(request: ClientRequest, options: { port?: unknown } | u
     if (call.span === undefined) return;
     followSpans();
     spans.set(request, call.span);
+    openSpans++;
     request.once('close', onRequestClose);
   } catch {
     countDiagnostic('internal.error');
@@ -243,6 +246,9 @@ function policeLateHeaders(): InstalledHook {
 }
 
 let lifecycleSubscribed = false;
+/** Spans started and not ended yet: followed to their end even once propagation is turned off. */
+let openSpans = 0;
+let installed = false;
 
 /** Subscribes to the response and error channels once the first span exists (none without an SDK). */
 function followSpans(): void {
@@ -250,6 +256,14 @@ function followSpans(): void {
   lifecycleSubscribed = true;
   subscribe(RESPONSE, onResponse);
   subscribe(ERROR, onError);
+}
+
+/** Unsubscribes from them once propagation is off and no span is left to end. */
+function stopFollowingWhenDone(): void {
+  if (installed || openSpans > 0 || !lifecycleSubscribed) return;
+  lifecycleSubscribed = false;
+  unsubscribe(RESPONSE, onResponse);
+  unsubscribe(ERROR, onError);
 }
 
 /**
@@ -266,15 +280,15 @@ function followSpans(): void {
 export function installHttpHook(): InstalledHook {
   const created = hasRequestCreatedChannel() ? (subscribe(CREATED, onCreated), undefined) : patchAddRequest();
   const late = policeLateHeaders();
+  installed = true;
   return {
     uninstall() {
       late.uninstall();
       if (created === undefined) unsubscribe(CREATED, onCreated);
       else created.uninstall();
-      if (!lifecycleSubscribed) return;
-      lifecycleSubscribed = false;
-      unsubscribe(RESPONSE, onResponse);
-      unsubscribe(ERROR, onError);
+      installed = false;
+      // Calls in flight (at shutdown) still end their spans, with the response's status.
+      stopFollowingWhenDone();
     },
   };
 }

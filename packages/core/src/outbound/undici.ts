@@ -156,7 +156,7 @@ function policeLateWriters(
         if (isTrace) {
           // With 'keep', the caller's own header stays, whoever writes after it.
           if (call.keptTrace) return this;
-          spans.delete(request);
+          if (spans.delete(request)) spanClosed();
           if (call.decision.trace) headers.set(name, value);
           else {
             headers.remove(name);
@@ -280,6 +280,7 @@ function onRequestCreate(message: unknown): void {
     if (call.span !== undefined) {
       followSpans();
       spans.set(request as object, call.span);
+      openSpans++;
     }
     policeLateWriters(request, headers, call, config.guard, fieldsOf(config.propagator));
   } catch {
@@ -297,6 +298,7 @@ function endSpan(message: unknown, failed: boolean): void {
     const span = request === undefined ? undefined : spans.get(request);
     if (span === undefined) return;
     spans.delete(request!);
+    spanClosed();
     if (failed) recordFailure(span, error);
     span.end();
   } catch {
@@ -318,6 +320,9 @@ const lifecycle: readonly (readonly [string, (message: unknown) => void])[] = [
   [ERROR, onError],
 ];
 let lifecycleSubscribed = false;
+/** Spans started and not ended yet: followed to their end even once propagation is turned off. */
+let openSpans = 0;
+let installed = false;
 
 /**
  * Subscribes to the response channels once the first span exists: with no SDK there is nothing
@@ -327,6 +332,18 @@ function followSpans(): void {
   if (lifecycleSubscribed) return;
   lifecycleSubscribed = true;
   for (const [name, handler] of lifecycle) subscribe(name, handler);
+}
+
+/** Unsubscribes from the response channels once propagation is off and no span is left to end. */
+function stopFollowingWhenDone(): void {
+  if (installed || openSpans > 0 || !lifecycleSubscribed) return;
+  lifecycleSubscribed = false;
+  for (const [name, handler] of lifecycle) unsubscribe(name, handler);
+}
+
+function spanClosed(): void {
+  openSpans--;
+  stopFollowingWhenDone();
 }
 
 /**
@@ -340,14 +357,15 @@ function followSpans(): void {
  */
 export function installUndiciHook(): InstalledHook {
   subscribe(CREATE, onRequestCreate);
+  installed = true;
   wrapLoadedUndici();
   return {
     uninstall() {
       unsubscribe(CREATE, onRequestCreate);
       unwrapUndici();
-      if (!lifecycleSubscribed) return;
-      lifecycleSubscribed = false;
-      for (const [name, handler] of lifecycle) unsubscribe(name, handler);
+      installed = false;
+      // Calls in flight (at shutdown) still end their spans, with the response's status.
+      stopFollowingWhenDone();
     },
   };
 }
