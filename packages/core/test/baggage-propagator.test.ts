@@ -151,6 +151,17 @@ describe('BaggagePropagator', () => {
       expect(inject(ctx)).toEqual({ baggage: header });
     });
 
+    it('counts and warns once about members dropped to keep within the limits when writing', () => {
+      warnings.length = 0;
+      const many = propagation.createBaggage(Object.fromEntries(Array.from({ length: 70 }, (_, i) => [`k${i}`, { value: String(i) }])));
+      const written = inject(propagation.setBaggage(ROOT_CONTEXT, many)).baggage as string;
+      expect(written.split(',')).toHaveLength(64);
+      const huge = propagation.createBaggage({ big: { value: 'x'.repeat(9000) }, small: { value: '1' } });
+      expect(inject(propagation.setBaggage(ROOT_CONTEXT, huge))).toEqual({ baggage: 'small=1' });
+      expect(diagnosticsSnapshot()['inject.baggage.over_limit']).toBe(7);
+      expect(warnings.filter((warning) => warning.includes('outbound baggage went over 64 members or 8192 bytes'))).toHaveLength(1);
+    });
+
     it('writes the members again once the baggage has changed', () => {
       const ctx = extract({ baggage: 'a = 1 ;p = 1, b = 2' });
       const changed = propagation.getBaggage(ctx)!.setEntry('c', { value: '3 4' });

@@ -40,6 +40,8 @@ export type DiagnosticEvent =
   | 'inject.baggage.withheld'
   /** An outbound baggage member could not be written (not a valid token key) and was left out. */
   | 'inject.baggage.invalid_member'
+  /** An outbound baggage member was left out because the list went over 64 members or 8192 bytes. */
+  | 'inject.baggage.over_limit'
   /** A header another party set on an outbound request held CR, LF or control characters and was dropped. */
   | 'inject.header.invalid'
   /** An outbound request had already sent its headers, so nothing could be added. */

@@ -20,9 +20,9 @@ import { rejectUnknownOptions } from '../errors.js';
 import {
   BAGGAGE_HEADER,
   baggageHeaderText,
-  formatBaggage,
   resolveBaggageLimits,
   scanBaggage,
+  writeBaggage,
   type BaggageLimits,
   type ResolvedBaggageLimits,
 } from '../wire/baggage.js';
@@ -80,10 +80,21 @@ export class BaggagePropagator implements TextMapPropagator {
       if (baggage === undefined || isTracingSuppressed(ctx)) return;
       const limits = this.#limits;
       const raw = rawBaggageOf(baggage);
-      const value =
-        raw !== undefined && raw.text.length <= limits.maxBytes && raw.members <= limits.maxMembers
-          ? raw.text
-          : formatBaggage(baggageMembersOf(baggage), limits);
+      let value: string;
+      if (raw !== undefined && raw.text.length <= limits.maxBytes && raw.members <= limits.maxMembers) {
+        value = raw.text;
+      } else {
+        const written = writeBaggage(baggageMembersOf(baggage), limits);
+        value = written.text;
+        if (written.overLimit > 0) {
+          countDiagnostic('inject.baggage.over_limit', written.overLimit);
+          warnOnce(
+            'CTXPROP_OUTBOUND_BAGGAGE_OVER_LIMIT',
+            `ctxprop: outbound baggage went over ${limits.maxMembers} members or ${limits.maxBytes} bytes; ` +
+              'whole members were left out. Raise the baggage propagator\'s "limits" option to send more (downstream services may drop them).',
+          );
+        }
+      }
       if (value === '') return;
       setterFor(setter).set(carrier, BAGGAGE_HEADER, value);
     } catch {

@@ -376,17 +376,33 @@ export function formatBaggageMember(member: BaggageMember): string | undefined {
  * ```
  */
 export function formatBaggage(members: Iterable<BaggageMember>, limits?: BaggageLimits): string {
+  return writeBaggage(members, limits).text;
+}
+
+/**
+ * {@link formatBaggage}, also telling how many members were dropped to keep within the limits
+ * (for the propagator to count). Not exported from the package.
+ *
+ * @example
+ * ```ts
+ * writeBaggage(members, { maxMembers: 2 }); // { text: 'a=1,b=2', overLimit: 1 } for three members
+ * ```
+ */
+export function writeBaggage(members: Iterable<BaggageMember>, limits?: BaggageLimits): { readonly text: string; readonly overLimit: number } {
   const { maxMembers, maxBytes } = resolveBaggageLimits(limits);
   let out = '';
   let count = 0;
+  let overLimit = 0;
   for (const member of members) {
-    if (count >= maxMembers) break;
     const text = formatBaggageMember(member);
     if (text === undefined) continue;
     // Written text is ASCII, so its length is its size in bytes.
-    if (out.length + (count > 0 ? 1 : 0) + text.length > maxBytes) continue;
+    if (count >= maxMembers || out.length + (count > 0 ? 1 : 0) + text.length > maxBytes) {
+      overLimit++;
+      continue;
+    }
     out = count > 0 ? `${out},${text}` : text;
     count++;
   }
-  return out;
+  return { text: out, overLimit };
 }
