@@ -142,7 +142,10 @@ export function ctxprop(options?: CtxpropOptions): CtxpropMiddleware {
  * ```ts
  * app.use(routes);
  * app.use(recordErrors());
- * app.use((err, req, res, next) => res.status(500).json({ error: 'internal' }));
+ * const onError: express.ErrorRequestHandler = (err, req, res, next) => {
+ *   res.status(500).json({ error: 'internal' });
+ * };
+ * app.use(onError);
  * ```
  */
 export function recordErrors(): ErrorRequestHandler {

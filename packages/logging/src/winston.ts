@@ -90,7 +90,7 @@ export interface WinstonLoggerLike {
  *   format: winston.format.combine(winstonFormat({ preset: 'ecs' }), winston.format.json()),
  *   transports: [new winston.transports.Console()],
  * });
- * logger.info('order created'); // {"level":"info","message":"order created","trace.id":"4bf9…","span.id":"00f0…"}
+ * logger.info('order created'); // {"level":"info","message":"order created","span.id":"00f0…","trace.id":"4bf9…"} (json sorts the keys)
  * ```
  */
 export function winstonFormat(options?: TraceFieldsOptions): WinstonTraceFormat {

@@ -120,7 +120,7 @@ let contextReady = false;
  * ```ts
  * await withBaggage({ tenant: 'acme' }, async () => {
  *   getActiveBaggage().get('tenant'); // 'acme'
- *   await fetch(url);                 // sent with `baggage: tenant=acme`
+ *   await fetch(url);                 // sent with `baggage: tenant=acme` once enableOutboundPropagation() (or an adapter) is on
  * });
  * ```
  */

@@ -106,9 +106,9 @@ export interface InboundOptions<Request = unknown> {
    * whose connection was opened elsewhere (a pooled database or cache client, a session store).
    * AsyncLocalStorage then gives the rest of the request the context the connection was opened
    * in: none, or the request that opened it, whose trace and baggage would be forwarded by this
-   * one. Restored at the next middleware (Express) or at `preValidation` and the route handler
-   * (Fastify), to the request's latest context (baggage set with `context.with` kept), and counted
-   * as `context.restored`. `false` leaves the context as the callback had it.
+   * one. Restored at the next middleware (Express) or at each later hook, content-type parser, the
+   * error handler and the route handler (Fastify), to the request's latest context (baggage set
+   * with `context.with` kept), and counted as `context.restored`. `false` leaves the context as the callback had it.
    * @default true
    * @example false
    */

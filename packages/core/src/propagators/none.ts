@@ -1,7 +1,7 @@
 /**
  * The propagator of `OTEL_PROPAGATORS=none`: reads and writes nothing.
  */
-import type { Context, TextMapPropagator } from '@opentelemetry/api';
+import type { Context, TextMapGetter, TextMapPropagator, TextMapSetter } from '@opentelemetry/api';
 
 /**
  * A propagator that does nothing: `extract` returns the context unchanged, `inject` writes no
@@ -15,9 +15,9 @@ import type { Context, TextMapPropagator } from '@opentelemetry/api';
  * ```
  */
 export class NonePropagator implements TextMapPropagator {
-  inject(): void {}
+  inject(_context?: Context, _carrier?: unknown, _setter?: TextMapSetter): void {}
 
-  extract(context: Context): Context {
+  extract(context: Context, _carrier?: unknown, _getter?: TextMapGetter): Context {
     return context;
   }
 
