@@ -51,6 +51,19 @@ export interface BaggagePropagatorOptions {
 
 const FIELDS: readonly string[] = Object.freeze([BAGGAGE_HEADER]);
 
+/** Counts the members dropped to keep within the limits, and warns once per direction. */
+function reportOverLimit(direction: 'inbound' | 'outbound', members: number, limits: ResolvedBaggageLimits): void {
+  const inbound = direction === 'inbound';
+  countDiagnostic(inbound ? 'extract.baggage.over_limit' : 'inject.baggage.over_limit', members);
+  warnOnce(
+    inbound ? 'CTXPROP_BAGGAGE_OVER_LIMIT' : 'CTXPROP_OUTBOUND_BAGGAGE_OVER_LIMIT',
+    `ctxprop: ${direction} baggage went over ${limits.maxMembers} members or ${limits.maxBytes} bytes; whole members were ` +
+      (inbound
+        ? 'dropped. Raise the baggage propagator\'s "limits" option to keep more.'
+        : 'left out. Raise the baggage propagator\'s "limits" option to send more (downstream services may drop them).'),
+  );
+}
+
 /**
  * Reads and writes the W3C `baggage` header. Extracted entries are added on top of any baggage
  * the context already has (so a composite propagator can merge several baggage formats).
@@ -86,14 +99,7 @@ export class BaggagePropagator implements TextMapPropagator {
       } else {
         const written = writeBaggage(baggageMembersOf(baggage), limits);
         value = written.text;
-        if (written.overLimit > 0) {
-          countDiagnostic('inject.baggage.over_limit', written.overLimit);
-          warnOnce(
-            'CTXPROP_OUTBOUND_BAGGAGE_OVER_LIMIT',
-            `ctxprop: outbound baggage went over ${limits.maxMembers} members or ${limits.maxBytes} bytes; ` +
-              'whole members were left out. Raise the baggage propagator\'s "limits" option to send more (downstream services may drop them).',
-          );
-        }
+        if (written.overLimit > 0) reportOverLimit('outbound', written.overLimit, limits);
       }
       if (value === '') return;
       setterFor(setter).set(carrier, BAGGAGE_HEADER, value);
@@ -111,14 +117,7 @@ export class BaggagePropagator implements TextMapPropagator {
       // First pass only checks: a clean header is kept as text and decoded when first read.
       const scan = scanBaggage(text, limits);
       if (scan.invalid > 0) countDiagnostic('extract.baggage.invalid_member', scan.invalid);
-      if (scan.overLimit > 0) {
-        countDiagnostic('extract.baggage.over_limit', scan.overLimit);
-        warnOnce(
-          'CTXPROP_BAGGAGE_OVER_LIMIT',
-          `ctxprop: inbound baggage went over ${limits.maxMembers} members or ${limits.maxBytes} bytes; ` +
-            'whole members were dropped. Raise the baggage propagator\'s "limits" option to keep more.',
-        );
-      }
+      if (scan.overLimit > 0) reportOverLimit('inbound', scan.overLimit, limits);
       if (scan.kept === 0) return ctx;
       const existing = propagation.getBaggage(ctx);
       let baggage: Baggage;
