@@ -129,8 +129,8 @@ class UndiciHeaderList implements HeaderList {
 /**
  * Another subscriber that runs after ours (OpenTelemetry's undici instrumentation, when it was
  * registered after ctxprop) adds its headers with `request.addHeader()`, which appends. On this
- * one request object (an own property of an object undici hands to subscribers; undici itself
- * is not patched), headers of the propagation fields are routed through the policy and replace
+ * one request object (an own property of an object undici hands to subscribers; undici's Request
+ * class is left as it is), headers of the propagation fields are routed through the policy and replace
  * ours instead: its span is then this call's CLIENT span, and ours is dropped (never ended, so
  * never exported), so one span and one traceparent remain. A trace header the caller set and
  * 'keep' preserved stays as it is.
