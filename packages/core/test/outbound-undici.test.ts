@@ -214,6 +214,35 @@ describe('calls a saturated pool queues until a connection is free', () => {
     ['global fetch through an Agent', (agent) => async (url) => (await fetch(url, { dispatcher: agent } as unknown as RequestInit)).text()],
   ];
 
+  it("gives a handler object used again for another call that call's context, and none outside any", async () => {
+    const client = new Client(base);
+    try {
+      let done: () => void = () => undefined;
+      const handler = {
+        onConnect: () => undefined,
+        onHeaders: () => true,
+        onData: () => true,
+        onComplete: () => done(),
+        onError: () => done(),
+      };
+      const sent = (path: string) => new Promise<void>((resolve) => {
+        done = resolve;
+        client.dispatch({ path, method: 'GET' }, handler);
+      });
+      const calls = [0, 1, 2].map((i) => ({ traceId: randomHex(32), spanId: randomHex(16), tenant: `t${i}` }));
+      for (const [i, call] of calls.entries()) {
+        await context.with(contextWith({ tenant: call.tenant }, call.traceId, call.spanId), () => sent(`/reused/${i}`));
+        expect(server.last('traceparent')).toEqual([`00-${call.traceId}-${call.spanId}-01`]);
+        expect(server.last('baggage')).toEqual([`tenant=${call.tenant}`]);
+      }
+      await sent('/reused/none');
+      expect(server.last('traceparent')).toEqual([]);
+      expect(server.last('baggage')).toEqual([]);
+    } finally {
+      await client.close();
+    }
+  });
+
   it.each(limited)('%s with one connection: each queued call carries its own context', async (name, clientOf) => {
     const dispatcher = name === 'Pool.request' ? new Pool(base, { connections: 1 }) : new Agent({ connections: 1 });
     const call = clientOf(dispatcher);

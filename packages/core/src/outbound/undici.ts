@@ -178,8 +178,14 @@ function policeLateWriters(
 
 // -- the context a call was made in, for calls a pool queues --
 
-/** The context each dispatched call was made in, by its handler (which its request keeps). */
-const callerContexts = new WeakMap<object, Context>();
+/** The call a handler was last dispatched for: its options object and the context it was made in. */
+interface DispatchedCall {
+  readonly opts: unknown;
+  readonly context: Context;
+}
+
+/** By handler (which the call's request keeps). */
+const callerContexts = new WeakMap<object, DispatchedCall>();
 const DISPATCH_WRAPPED = Symbol.for('ctxprop.undici.dispatch');
 
 interface DispatcherPrototype {
@@ -204,10 +210,18 @@ function wrapDispatcherBase(proto: object | null): void {
     if ((target.dispatch as WrappedDispatch)[DISPATCH_WRAPPED] !== undefined) return;
     const original = target.dispatch;
     const dispatch: WrappedDispatch = function dispatch(this: unknown, opts: unknown, handler: unknown): unknown {
-      // The first dispatch of a call is made in its caller's context; a queued one is sent on later,
-      // from another call's, with the same handler: only the first is kept.
-      if (typeof handler === 'object' && handler !== null && !callerContexts.has(handler)) callerContexts.set(handler, context.active());
-      return original.call(this, opts, handler);
+      if (typeof handler !== 'object' || handler === null) return original.call(this, opts, handler);
+      const active = context.active();
+      const known = callerContexts.get(handler);
+      // A call is dispatched first in its caller's context. The same handler with the same options
+      // is the same call sent on (a pool's queue, an Agent's pool, a retry), later and from another
+      // call's context: it keeps its own, and runs in it, so that what undici makes for it (a
+      // wrapped handler, the request) gets it too. New options: a new call (a handler used again).
+      if (known === undefined || known.opts !== opts) {
+        callerContexts.set(handler, { opts, context: active });
+        return original.call(this, opts, handler);
+      }
+      return known.context === active ? original.call(this, opts, handler) : context.with(known.context, original, this, opts, handler);
     };
     dispatch[DISPATCH_WRAPPED] = original;
     target.dispatch = dispatch;
@@ -257,7 +271,7 @@ function callerContextOf(request: object): Context {
   }
   const handler = key === null ? undefined : (request as Record<symbol, unknown>)[key];
   const caller = typeof handler === 'object' && handler !== null ? callerContexts.get(handler) : undefined;
-  return caller ?? context.active();
+  return caller?.context ?? context.active();
 }
 
 function onRequestCreate(message: unknown): void {
