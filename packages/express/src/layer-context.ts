@@ -22,8 +22,9 @@
  * The same wrappers learn the request's route: the layer of a route (`app.get(path, ...)`) is
  * entered with `req.baseUrl` still the mount path of the router it sits in, which Express resets
  * as soon as the request leaves that router (`next(err)`, a throw, `next()`). The template is
- * handed to the scope then (`InboundScope.setRoute`); a later route the request enters replaces
- * it (`next('route')`, or a route that calls `next()`).
+ * noted on the scope then (`InboundScope.noteRoute`, applied when the response ends); a later
+ * route the request enters replaces it (`next('route')`, or a route that calls `next()`), also
+ * with none when that route has no single template.
  */
 import { context, type Context } from '@opentelemetry/api';
 import { countDiagnostic, createActiveContextReader, inboundScopeOf, warnContextRestored, type InboundScope } from '@ctxprop/core';
@@ -91,7 +92,7 @@ function enterLayer(layer: LayerLike | undefined, req: unknown, next: unknown): 
     const route = layer?.route;
     // Only a recorded span or the histogram reads the route: without them no string is built.
     if (route !== undefined && route !== null && scope.needsResponse) {
-      scope.setRoute(routeTemplateOf((req as { baseUrl?: unknown }).baseUrl, route.path));
+      scope.noteRoute(routeTemplateOf((req as { baseUrl?: unknown }).baseUrl, route.path));
     }
     return scope.contextToRestore(active);
   } catch {

@@ -36,6 +36,11 @@ function routesApp(express: ExpressFactory, options?: CtxpropOptions): Express {
   api.get('/', (_req, _res, next) => next(new Error('root failed')));
   app.use('/api', api);
 
+  // A route that calls next() for every path under /gate, then routes with no single template.
+  app.get('/gate/:any', (_req, _res, next) => next());
+  app.get(/^\/gate\/\d+$/, (_req, res) => res.send('by a RegExp'));
+  app.get(['/gate/a', '/gate/b'], (_req, res) => res.send('by an array'));
+
   const shop = express();
   shop.get('/items/:id/throw', () => {
     throw new TypeError('sub-app failed');
@@ -121,6 +126,14 @@ describe.each(EXPRESS_VERSIONS)('%s: the route of a request', (_name, express) =
     expect(await sdk.durationPoints()).toEqual([
       { 'http.request.method': 'GET', 'url.scheme': 'http', 'http.response.status_code': 404, 'network.protocol.version': '1.1' },
     ]);
+  });
+
+  it.each(['/gate/7', '/gate/a'])('has no route when a route without a single template (a RegExp, an array) answers after one that called next(): %s', async (path) => {
+    await request(app.url).get(path).expect(200);
+    const [span] = await sdk.finishedSpans(1);
+    expect(span!.name).toBe('GET');
+    expect(span!.attributes['http.route']).toBeUndefined();
+    expect((await sdk.durationPoints())[0]).not.toHaveProperty('http.route');
   });
 
   it('is the full template with restoreContext: false too', async () => {

@@ -106,6 +106,8 @@ export class InboundScope<Request = unknown> implements BaggageHolder {
   readonly #scheme: string | undefined;
   readonly #protocolVersion: string | undefined;
   #route: string | undefined;
+  /** The route the request was last seen entering ({@link noteRoute}): null for one with no template, undefined before any. */
+  #noted: string | null | undefined;
   #exceptionType: string | undefined;
   #state = OPEN;
   #view: BaggageView | undefined;
@@ -254,6 +256,24 @@ export class InboundScope<Request = unknown> implements BaggageHolder {
     }
   }
 
+  /**
+   * Notes the route the request is entering, for when the response ends: a later call replaces an
+   * earlier one (a route that called `next()` hands the request to the next route), and
+   * `undefined` notes a route with no single template (a RegExp, an array of paths), which leaves
+   * the request with none. For frameworks that route as the request goes (Express); applied by
+   * {@link finish}, {@link abort} and {@link serverAbort} unless {@link setRoute} set one.
+   */
+  noteRoute(reported: string | undefined): void {
+    this.#noted = routeTemplate(reported) ?? null;
+  }
+
+  /** At the end: the route noted last, else the adapter's accessor's answer. */
+  #routeAtEnd(): void {
+    if (this.#route !== undefined) return;
+    const noted = this.#noted;
+    this.setRoute(noted === undefined ? this.#runtime.accessors.route(this.request) : (noted ?? undefined));
+  }
+
   /** Records an exception on the server span; its type becomes `error.type` if the response is a 5xx. */
   recordException(error: unknown): void {
     try {
@@ -275,7 +295,7 @@ export class InboundScope<Request = unknown> implements BaggageHolder {
     if (this.#state === DONE) return;
     this.#state = DONE;
     try {
-      if (this.#route === undefined) this.setRoute(this.#runtime.accessors.route(this.request));
+      this.#routeAtEnd();
       const failed = statusCode >= 500;
       const errorType = failed ? (this.#exceptionType ?? String(statusCode)) : undefined;
       this.#end(statusCode, errorType, failed);
@@ -289,7 +309,7 @@ export class InboundScope<Request = unknown> implements BaggageHolder {
     if (this.#state === DONE) return;
     this.#state = DONE;
     try {
-      if (this.#route === undefined) this.setRoute(this.#runtime.accessors.route(this.request));
+      this.#routeAtEnd();
       this.#end(undefined, ERROR_TYPE_ABORTED, true);
     } catch {
       countDiagnostic('internal.error');
@@ -308,7 +328,7 @@ export class InboundScope<Request = unknown> implements BaggageHolder {
     if (this.#state === DONE) return;
     this.#state = DONE;
     try {
-      if (this.#route === undefined) this.setRoute(this.#runtime.accessors.route(this.request));
+      this.#routeAtEnd();
       const errorType = this.#exceptionType ?? (statusCode !== undefined && statusCode >= 500 ? String(statusCode) : ERROR_TYPE_OTHER);
       this.#end(statusCode, errorType, true);
     } catch {
