@@ -29,6 +29,17 @@ describe('readHeader()', () => {
     expect(headerGetter.get({ traceparent: 'x', TraceParent: 'y' }, 'traceparent')).toEqual(['x', 'y']);
   });
 
+  it('reads headers it cannot list: a getter of a class, a non-enumerable property, a Proxy with only a get trap', () => {
+    class Carrier {
+      get traceparent(): string {
+        return 'x';
+      }
+    }
+    const hidden = Object.defineProperty({}, 'traceparent', { value: 'x', enumerable: false });
+    const proxy = new Proxy({}, { get: (_target, key) => (key === 'traceparent' ? 'x' : undefined) });
+    for (const carrier of [new Carrier(), hidden, proxy]) expect(readHeader(carrier, 'traceparent')).toBe('x');
+  });
+
   it('returns undefined for a missing header and for carriers that are not objects', () => {
     expect(readHeader({ other: 'x' }, 'traceparent')).toBeUndefined();
     expect(readHeader(null, 'traceparent')).toBeUndefined();

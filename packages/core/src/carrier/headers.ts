@@ -60,6 +60,26 @@ function toText(value: unknown): string | string[] | undefined {
   return undefined;
 }
 
+/** True when `key` equals `lower` (lower case) but for the case of ASCII letters. */
+function equalsIgnoringCase(key: string, lower: string): boolean {
+  if (key === lower) return true;
+  for (let i = 0; i < lower.length; i++) {
+    const a = key.charCodeAt(i);
+    const b = lower.charCodeAt(i);
+    if (a !== b && !(a >= 0x41 && a <= 0x5a && a + 0x20 === b)) return false;
+  }
+  return true;
+}
+
+/** True when `record` lists a key other than `lower` that is `lower` in another case. */
+function hasOtherSpelling(record: Record<string, unknown>, lower: string): boolean {
+  const length = lower.length;
+  for (const key in record) {
+    if (key.length === length && key !== lower && equalsIgnoringCase(key, lower)) return true;
+  }
+  return false;
+}
+
 /**
  * Reads one header, matching its name without regard to case. Returns a string, an array of
  * strings when the carrier holds several values (an array, or the same name in several cases in a
@@ -76,25 +96,29 @@ export function readHeader(carrier: unknown, name: string): string | string[] | 
   try {
     const lower = name.toLowerCase();
     if (isHeaders(carrier)) return carrier.get(lower) ?? undefined;
-    // Every spelling of the name, in the carrier's order: a second one is a second header line,
-    // which must count (two traceparent lines are refused; tracestate and baggage lines combine).
-    let first: unknown;
-    let more: unknown[] | undefined;
-    const take = (value: unknown): void => {
-      if (first === undefined) first = value;
-      else (more ??= [first]).push(value);
-    };
+    // The same name in another spelling is a second header line, which must count (two
+    // traceparent lines are refused; tracestate and baggage lines combine): all are read, in the
+    // carrier's order. Without one, the value under the name as asked, read directly (a getter, a
+    // non-enumerable property or a Proxy's get trap answer too).
     if (carrier instanceof Map) {
+      const values: unknown[] = [];
       for (const [key, value] of carrier) {
-        if (typeof key === 'string' && key.length === lower.length && key.toLowerCase() === lower) take(value);
+        if (typeof key === 'string' && key.length === lower.length && equalsIgnoringCase(key, lower)) values.push(value);
       }
-    } else {
-      const record = carrier as Record<string, unknown>;
-      for (const key in record) {
-        if (key.length === lower.length && (key === lower || key.toLowerCase() === lower)) take(record[key]);
-      }
+      return toText(values.length === 1 ? values[0] : values);
     }
-    return toText(more ?? first);
+    const record = carrier as Record<string, unknown>;
+    const direct = record[lower];
+    if (!hasOtherSpelling(record, lower)) return toText(direct);
+    const values: unknown[] = [];
+    let listed = false;
+    for (const key in record) {
+      if (key.length !== lower.length || !equalsIgnoringCase(key, lower)) continue;
+      if (key === lower) listed = true;
+      values.push(record[key]);
+    }
+    if (!listed && direct !== undefined) values.unshift(direct);
+    return toText(values);
   } catch {
     // A hostile carrier (a throwing getter or Proxy) reads as "no header".
     return undefined;
