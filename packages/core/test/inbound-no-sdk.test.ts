@@ -133,6 +133,18 @@ describe('InboundScope.setBaggage()', () => {
     expect(values(hooked)).toEqual({ a: '1', b: 'hook', late: '1', later: '2', via: 'otel' });
   });
 
+  it('reads baggage through 20,000 nested derived contexts that each set baggage, before and after the request changes its own', () => {
+    const scope = handlerFor().start(fakeRequest({ baggage: 'a=1' }))!;
+    let ctx = scope.context;
+    for (let i = 0; i < 20_000; i++) ctx = propagation.setBaggage(ctx, propagation.getBaggage(ctx)!.setEntry(`k${i % 50}`, { value: String(i) }));
+    expect(propagation.getBaggage(ctx)?.getEntry('k49')?.value).toBe('19999');
+    scope.setBaggage({ late: '1' });
+    const after = propagation.getBaggage(ctx)!;
+    expect([after.getEntry('a')?.value, after.getEntry('late')?.value, after.getEntry('k0')?.value]).toEqual(['1', '1', '19950']);
+    // Unchanged since: the same object, not computed again.
+    expect(propagation.getBaggage(ctx)).toBe(after);
+  });
+
   it('leaves a derived context that deleted the baggage without any', () => {
     const scope = handlerFor().start(fakeRequest({ baggage: 'a=1' }))!;
     const cleared = propagation.deleteBaggage(scope.context);

@@ -32,31 +32,47 @@ const SPAN_OVERRIDDEN = 2;
 
 /**
  * The baggage a derived context set: `set` as it was given, and `base`, the baggage of the context
- * it was derived from (`from`) at that moment. While `from` still reads `base`, `set` is the
- * answer; once the request's baggage changed, `set`'s changes to `base` are applied to what `from`
- * reads now (kept for that input). Shared by the contexts derived from this one for other keys.
+ * it was derived from at that moment (whose own branch, if it had one, is `parent`). Its baggage is
+ * `set`'s changes to `base` applied to what the parent reads now, a function of the request's
+ * current baggage only: kept for that input, so reading is one comparison while the request's
+ * baggage stays as it is, and computed once along the chain (without recursion: code that derives
+ * context after context in a loop makes long chains) when it changed. Shared by the contexts
+ * derived from this one for other keys.
  */
 class BaggageBranch {
+  /** The request's baggage the cached answer is for. */
   #input: Baggage | undefined;
   #output: Baggage | undefined;
 
   constructor(
-    readonly from: Context,
+    readonly holder: BaggageHolder,
+    readonly parent: BaggageBranch | undefined,
     readonly base: Baggage | undefined,
     readonly set: Baggage | undefined,
     readonly deleted: boolean,
   ) {
-    this.#input = base;
-    this.#output = set;
+    this.#input = holder.baggage;
+    this.#output = deleted ? undefined : set;
   }
 
   read(): Baggage | undefined {
-    if (this.deleted) return undefined;
-    const current = this.from.getValue(BAGGAGE_KEY) as Baggage | undefined;
-    if (current === this.#input) return this.#output;
-    this.#input = current;
-    this.#output = rebase(current, this.base, this.set);
-    return this.#output;
+    const input = this.holder.baggage;
+    if (this.#input === input) return this.#output;
+    // The branches up to the nearest one whose answer is current (or the scope itself).
+    const stale: BaggageBranch[] = [];
+    let branch: BaggageBranch | undefined = this;
+    while (branch !== undefined && branch.#input !== input) {
+      stale.push(branch);
+      branch = branch.parent;
+    }
+    let current = branch === undefined ? input : branch.#output;
+    for (let i = stale.length - 1; i >= 0; i--) {
+      const next = stale[i]!;
+      current = next.deleted ? undefined : current === next.base ? next.set : rebase(current, next.base, next.set);
+      next.#input = input;
+      next.#output = current;
+    }
+    return current;
   }
 }
 
@@ -155,7 +171,8 @@ export class ScopedBaggageContext implements Context {
   }
 
   #withBranch(baggage: Baggage | undefined, deleted: boolean): Context {
-    const branch = new BaggageBranch(this, this.getValue(BAGGAGE_KEY) as Baggage | undefined, baggage, deleted);
+    const parent = (this.#overrides & BAGGAGE_OVERRIDDEN) !== 0 ? this.#branch : undefined;
+    const branch = new BaggageBranch(this.holder, parent, this.getValue(BAGGAGE_KEY) as Baggage | undefined, baggage, deleted);
     return new ScopedBaggageContext(this.holder, this.parent, this.#overrides | BAGGAGE_OVERRIDDEN, branch);
   }
 }
