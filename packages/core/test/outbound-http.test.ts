@@ -138,6 +138,29 @@ describe('node:http', () => {
     expect(diagnosticsSnapshot()['baggage.sensitive.refused']).toBe(3);
   });
 
+  it("leaves Node's own checks to Node: setting or appending a header once they were sent still throws", async () => {
+    await context.with(contextWith({ tenant: 'acme' }), () =>
+      send((cb) => {
+        const req = http.request({ host: 'api.public.example', port: server.port, path: '/sent', lookup: lookupToLoopback }, cb);
+        req.flushHeaders();
+        expect(() => req.appendHeader('baggage', 'contact=bob%40x.example')).toThrow(expect.objectContaining({ code: 'ERR_HTTP_HEADERS_SENT' }));
+        expect(() => req.setHeader('baggage', 'tenant=acme')).toThrow(expect.objectContaining({ code: 'ERR_HTTP_HEADERS_SENT' }));
+        return req;
+      }),
+    );
+  });
+
+  it('filters a baggage header given as a number like any other value', async () => {
+    await context.with(contextWith({ tenant: 'acme' }), () =>
+      send((cb) => {
+        const req = http.request({ host: 'api.public.example', port: server.port, path: '/number', lookup: lookupToLoopback }, cb);
+        req.setHeader('baggage', 5);
+        return req;
+      }),
+    );
+    expect(server.last('baggage')).toEqual([]);
+  });
+
   it('decides by the URL of a request sent to a forward proxy in absolute form, not by the proxy', async () => {
     // The test server stands in for the proxy: it records what the proxy would forward.
     await context.with(contextWith({ tenant: 'acme' }), () =>

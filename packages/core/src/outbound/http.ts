@@ -193,12 +193,15 @@ const UNCHANGED = Symbol('unchanged');
  * nothing where the policy withholds the trace. `undefined` drops it, UNCHANGED lets it through.
  */
 function lateHeader(request: object, name: unknown, value: unknown): unknown {
-  if (typeof name !== 'string' || (typeof value !== 'string' && !Array.isArray(value))) return UNCHANGED;
+  // Anything else Node refuses itself (ERR_HTTP_INVALID_HEADER_VALUE).
+  if (typeof name !== 'string' || (typeof value !== 'string' && typeof value !== 'number' && !Array.isArray(value))) return UNCHANGED;
   const policed = calls.get(request);
-  if (policed === undefined) return UNCHANGED;
+  // Once the headers were sent, Node refuses the write itself (ERR_HTTP_HEADERS_SENT).
+  if (policed === undefined || (request as ClientRequest).headersSent) return UNCHANGED;
   const lower = name.toLowerCase();
   const { call, guard, fields } = policed;
-  if (fields.baggage.includes(lower)) return filterBaggageHeader(Array.isArray(value) ? value.map(String) : (value as string), call.decision, guard, call.destination);
+  // Node writes a number as its digits, an array as one line each.
+  if (fields.baggage.includes(lower)) return filterBaggageHeader(Array.isArray(value) ? value.map(String) : String(value), call.decision, guard, call.destination);
   if (fields.trace.includes(lower) && !call.decision.trace) {
     reportTraceWithheld(call.decision, call.destination);
     return undefined;
