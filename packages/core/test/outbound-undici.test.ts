@@ -5,7 +5,9 @@
  */
 import { context, propagation, ROOT_CONTEXT } from '@opentelemetry/api';
 import { Writable } from 'node:stream';
-import { Agent, Client, Pool, ProxyAgent, fetch as undiciFetch, request, stream } from 'undici';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Agent, Client, interceptors, Pool, ProxyAgent, fetch as undiciFetch, request, stream } from 'undici';
 import {
   configureDiagnostics,
   diagnosticsSnapshot,
@@ -240,6 +242,51 @@ describe('calls a saturated pool queues until a connection is free', () => {
       expect(server.last('baggage')).toEqual([]);
     } finally {
       await client.close();
+    }
+  });
+
+  it("gives every attempt of a retried call and every hop of a redirected one the call's own context (retry and redirect interceptors)", async () => {
+    const seen: { url: string; traceparent: unknown; baggage: unknown }[] = [];
+    const attempts = new Map<string, number>();
+    const flaky = createServer((req, res) => {
+      const url = req.url ?? '/';
+      seen.push({ url, traceparent: req.headers.traceparent, baggage: req.headers.baggage });
+      const attempt = (attempts.get(url) ?? 0) + 1;
+      attempts.set(url, attempt);
+      setTimeout(() => {
+        if (url.startsWith('/retry/') && attempt === 1) {
+          res.writeHead(503, { 'retry-after': '0' }).end();
+        } else if (url.startsWith('/moved/')) {
+          res.writeHead(302, { location: url.replace('/moved/', '/landed/') }).end();
+        } else {
+          res.end('ok');
+        }
+      }, 2);
+    });
+    await new Promise<void>((resolve) => flaky.listen(0, '127.0.0.1', resolve));
+    const origin = `http://127.0.0.1:${(flaky.address() as AddressInfo).port}`;
+    const dispatcher = new Agent({ connections: 1 }).compose(
+      interceptors.retry({ minTimeout: 2, maxTimeout: 5, statusCodes: [503], methods: ['GET'] }),
+      interceptors.redirect({ maxRedirections: 2 }),
+    );
+    try {
+      const calls = Array.from({ length: 10 }, (_, i) => ({ traceId: randomHex(32), spanId: randomHex(16), tenant: `t${i}` }));
+      await Promise.all(
+        calls.map((call, i) =>
+          context.with(contextWith({ tenant: call.tenant }, call.traceId, call.spanId), async () => {
+            await (await request(`${origin}/retry/${i}`, { dispatcher })).body.text();
+            await (await request(`${origin}/moved/${i}`, { dispatcher })).body.text();
+          }),
+        ),
+      );
+      expect(seen).toHaveLength(40);
+      for (const { url, traceparent, baggage } of seen) {
+        const call = calls[Number(url.split('/').pop())]!;
+        expect([url, traceparent, baggage]).toEqual([url, `00-${call.traceId}-${call.spanId}-01`, `tenant=${call.tenant}`]);
+      }
+    } finally {
+      await dispatcher.close();
+      await new Promise((resolve) => flaky.close(resolve));
     }
   });
 

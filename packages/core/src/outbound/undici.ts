@@ -194,6 +194,36 @@ interface DispatcherPrototype {
 
 type WrappedDispatch = DispatcherPrototype['dispatch'] & { [DISPATCH_WRAPPED]?: DispatcherPrototype['dispatch'] };
 
+/** A handler that dispatches itself again (undici's retry and redirect handlers keep the dispatch to use). */
+function redispatches(handler: object): boolean {
+  return typeof (handler as { dispatch?: unknown }).dispatch === 'function';
+}
+
+/**
+ * The context of the call `handler` belongs to: the call of a handler it wraps (`handler.handler`,
+ * as undici's retry and redirect handlers keep the one they wrap) that dispatches itself again, as
+ * a retry interceptor makes a new handler around the redirect handler for each hop; else `active`.
+ * Such wrapped handlers are noted too, for the handlers made around them later.
+ */
+function callOf(handler: object, active: Context): Context {
+  const wrapped: object[] = [];
+  let call = active;
+  let inner = (handler as { handler?: unknown }).handler;
+  for (let hops = 0; typeof inner === 'object' && inner !== null && hops < 8; hops++) {
+    if (redispatches(inner)) {
+      const known = callerContexts.get(inner);
+      if (known !== undefined) {
+        call = known.context;
+        break;
+      }
+      wrapped.push(inner);
+    }
+    inner = (inner as { handler?: unknown }).handler;
+  }
+  for (const each of wrapped) callerContexts.set(each, { opts: undefined, context: call });
+  return call;
+}
+
 /** Prototypes wrapped while propagation is on, to unwrap when it is turned off. */
 const wrappedPrototypes = new Set<DispatcherPrototype>();
 
@@ -214,14 +244,17 @@ function wrapDispatcherBase(proto: object | null): void {
       const active = context.active();
       const known = callerContexts.get(handler);
       // A call is dispatched first in its caller's context. The same handler with the same options
-      // is the same call sent on (a pool's queue, an Agent's pool, a retry), later and from another
-      // call's context: it keeps its own, and runs in it, so that what undici makes for it (a
-      // wrapped handler, the request) gets it too. New options: a new call (a handler used again).
-      if (known === undefined || known.opts !== opts) {
-        callerContexts.set(handler, { opts, context: active });
-        return original.call(this, opts, handler);
+      // is the same call sent on (a pool's queue, an Agent's pool), later and from another call's
+      // context; so is a handler that dispatches itself again (undici's retry and redirect
+      // handlers keep the dispatch to use, with new options for the next attempt or hop). Such a
+      // call keeps its own context, and runs in it, so that what undici makes for it (a wrapped
+      // handler, the request) gets it too. Any other handler with new options: a new call.
+      if (known !== undefined && (known.opts === opts || redispatches(handler))) {
+        return known.context === active ? original.call(this, opts, handler) : context.with(known.context, original, this, opts, handler);
       }
-      return known.context === active ? original.call(this, opts, handler) : context.with(known.context, original, this, opts, handler);
+      const call = callOf(handler, active);
+      callerContexts.set(handler, { opts, context: call });
+      return call === active ? original.call(this, opts, handler) : context.with(call, original, this, opts, handler);
     };
     dispatch[DISPATCH_WRAPPED] = original;
     target.dispatch = dispatch;
