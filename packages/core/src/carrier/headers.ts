@@ -71,13 +71,21 @@ function equalsIgnoringCase(key: string, lower: string): boolean {
   return true;
 }
 
-/** True when `record` lists a key other than `lower` that is `lower` in another case. */
-function hasOtherSpelling(record: Record<string, unknown>, lower: string): boolean {
+/**
+ * A key `record` lists, other than `lower`, that is `lower` in another case: a second line of the
+ * same header. Not exported from the package (the propagators' fast paths use it).
+ *
+ * @example
+ * ```ts
+ * otherSpellingOf({ baggage: 'a=1', Baggage: 'b=2' }, 'baggage'); // 'Baggage'
+ * ```
+ */
+export function otherSpellingOf(record: Record<string, unknown>, lower: string): string | undefined {
   const length = lower.length;
   for (const key in record) {
-    if (key.length === length && key !== lower && equalsIgnoringCase(key, lower)) return true;
+    if (key.length === length && key !== lower && equalsIgnoringCase(key, lower)) return key;
   }
-  return false;
+  return undefined;
 }
 
 /**
@@ -109,7 +117,7 @@ export function readHeader(carrier: unknown, name: string): string | string[] | 
     }
     const record = carrier as Record<string, unknown>;
     const direct = record[lower];
-    if (!hasOtherSpelling(record, lower)) return toText(direct);
+    if (otherSpellingOf(record, lower) === undefined) return toText(direct);
     const values: unknown[] = [];
     let listed = false;
     for (const key in record) {

@@ -18,7 +18,7 @@ import {
   type TextMapPropagator,
   type TextMapSetter,
 } from '@opentelemetry/api';
-import { readHeader, writeHeader } from '../carrier/headers.js';
+import { otherSpellingOf, readHeader, writeHeader } from '../carrier/headers.js';
 import { countDiagnostic } from '../diagnostics/diagnostics.js';
 import {
   formatTraceparent,
@@ -172,14 +172,14 @@ function withRemoteSpan(context: Context, span: Span): Context {
 function readDefault(carrier: unknown, name: string): string | string[] | undefined {
   if (isPlainObject(carrier)) {
     const value = carrier[name];
-    if ((typeof value === 'string' || value === undefined) && findOtherCase(carrier, name) === undefined) return value as string | undefined;
+    if ((typeof value === 'string' || value === undefined) && otherSpellingOf(carrier, name) === undefined) return value as string | undefined;
   }
   return readHeader(carrier, name);
 }
 
 /** Core's `writeHeader` (which replaces a same-named header in another case), with a shortcut. */
 function writeDefault(carrier: unknown, name: string, value: string): void {
-  if (isPlainObject(carrier) && findOtherCase(carrier, name) === undefined) carrier[name] = value;
+  if (isPlainObject(carrier) && otherSpellingOf(carrier, name) === undefined) carrier[name] = value;
   else writeHeader(carrier, name, value);
 }
 
@@ -187,17 +187,4 @@ function isPlainObject(carrier: unknown): carrier is Record<string, unknown> {
   // `constructor` is one inline-cached load, cheaper than Object.getPrototypeOf; an object without
   // Object.prototype (or any other carrier) simply takes core's general path.
   return typeof carrier === 'object' && carrier !== null && (carrier as { constructor?: unknown }).constructor === Object;
-}
-
-/** A key of `record` other than `name` that equals it without regard to case (`name` is a-z only). */
-function findOtherCase(record: Record<string, unknown>, name: string): string | undefined {
-  const length = name.length;
-  for (const key in record) {
-    if (key.length !== length || key === name) continue;
-    let i = 0;
-    // Folding with 0x20 is exact here: only A-Z land on a-z, and `name` holds only a-z.
-    while (i < length && (key.charCodeAt(i) | 0x20) === name.charCodeAt(i)) i++;
-    if (i === length) return key;
-  }
-  return undefined;
 }
