@@ -5,9 +5,9 @@
  * requests multiplexed as streams of one connection, which share its socket, keep their own
  * context.
  */
-import { propagation, SpanKind } from '@opentelemetry/api';
+import { propagation, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { FastifyInstance } from 'fastify';
-import { connect, type ClientHttp2Session, type OutgoingHttpHeaders } from 'node:http2';
+import { connect, constants, type ClientHttp2Session, type OutgoingHttpHeaders } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { ctxprop } from '@ctxprop/fastify';
 import { FRAMEWORKS, PARENT_ID, TRACE_ID, TRACEPARENT, waitFor } from './support/frameworks';
@@ -43,6 +43,10 @@ describe.each(FRAMEWORKS)('%s over HTTP/2', (_framework, createApp) => {
   let session: ClientHttp2Session;
   let port: number;
   const finished: (string | null)[] = [];
+  let release: () => void;
+  let released: Promise<void>;
+  let entered: () => void;
+  let handlerEntered: Promise<void>;
 
   beforeEach(async () => {
     sdk.exporter.reset();
@@ -56,6 +60,14 @@ describe.each(FRAMEWORKS)('%s over HTTP/2', (_framework, createApp) => {
       );
       return { tier: request.baggage.get('customer.tier') ?? null, traceId: request.traceContext?.traceId ?? null, afterTimer } satisfies Seen;
     });
+    released = new Promise<void>((resolve) => (release = resolve));
+    handlerEntered = new Promise<void>((resolve) => (entered = resolve));
+    app.get('/slow', async (_request, reply) => {
+      entered();
+      await released;
+      return reply.code(201).send('late');
+    });
+    app.get('/created', async (_request, reply) => reply.code(201).send('made'));
     await app.listen({ port: 0, host: '127.0.0.1' });
     port = (app.server.address() as AddressInfo).port;
     session = connect(`http://127.0.0.1:${port}`);
@@ -95,6 +107,31 @@ describe.each(FRAMEWORKS)('%s over HTTP/2', (_framework, createApp) => {
       'client.address': '127.0.0.1',
       'user_agent.original': 'ctxprop-h2/1.0',
     });
+  });
+
+  test("a stream the client cancels before the response ends its span as 'aborted', not with the status the handler set", async () => {
+    const stream = session.request({ ':method': 'GET', ':path': '/slow', traceparent: TRACEPARENT });
+    stream.on('error', () => {});
+    stream.end();
+    await handlerEntered;
+    stream.close(constants.NGHTTP2_CANCEL);
+    const [span] = await sdk.serverSpans();
+    release();
+    expect(span!.name).toBe('GET /slow');
+    expect(span!.attributes['error.type']).toBe('aborted');
+    expect(span!.attributes['http.response.status_code']).toBeUndefined();
+    expect(span!.status.code).toBe(SpanStatusCode.ERROR);
+  });
+
+  test('a response the handler ended in full ends its span with its status, though the stream closed with it', async () => {
+    const stream = session.request({ ':method': 'GET', ':path': '/created' });
+    stream.resume();
+    stream.end();
+    await new Promise((resolve) => stream.on('close', resolve));
+    const [span] = await sdk.serverSpans();
+    expect(span!.attributes['http.response.status_code']).toBe(201);
+    expect(span!.attributes['error.type']).toBeUndefined();
+    expect(span!.status.code).toBe(SpanStatusCode.UNSET);
   });
 
   test('200 concurrent streams of one connection each see their own baggage and trace', async () => {

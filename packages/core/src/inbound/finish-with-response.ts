@@ -36,7 +36,7 @@ export interface ResponseLike {
   /** True once the response was destroyed (the client went away; HTTP/1). */
   readonly destroyed?: boolean;
   /** The HTTP/2 stream of an `Http2ServerResponse`: destroyed once the client went away. */
-  readonly stream?: { readonly destroyed?: boolean } | null;
+  readonly stream?: { readonly destroyed?: boolean; readonly rstCode?: number } | null;
   on(event: 'finish' | 'close', listener: () => void): unknown;
 }
 
@@ -59,7 +59,9 @@ const CLIENT_GONE_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', '
  * - complete: the response finished and is not left on a destroyed socket (Node reports a response
  *   ended after its socket was destroyed as finished, though it was never sent) → `finish`;
  * - the client went away first: its connection read the client's end of the stream, or was reset
- *   (HTTP/1), or an HTTP/2 stream closed early → `abort` (`error.type` `aborted`);
+ *   (HTTP/1), or an HTTP/2 stream closed early (Node's HTTP/2 compatibility response emits
+ *   `'finish'` then, which {@link finishWithResponse} tells from a complete one) → `abort`
+ *   (`error.type` `aborted`);
  * - otherwise the server closed the connection, the client still there (an error after the headers
  *   were sent, which makes Express's final handler and Fastify destroy the response;
  *   `res.destroy()`; a server timeout) → `serverAbort`, with the status sent when the headers were.
@@ -98,7 +100,15 @@ interface WatchedResponse extends ResponseLike {
 
 function onResponseFinish(this: WatchedResponse): void {
   const scope = this[SCOPE];
-  if (scope !== undefined) scope.finish(this.statusCode);
+  if (scope === undefined) return;
+  // Node's HTTP/2 compatibility response emits 'finish' whenever its stream closes, sent in full
+  // or not: a stream the client cancelled (or reset) before the response was ended is an abort.
+  const stream = this.stream;
+  if (stream !== undefined && stream !== null && (this.writableEnded !== true || (stream.rstCode !== undefined && stream.rstCode !== 0))) {
+    scope.abort();
+    return;
+  }
+  scope.finish(this.statusCode);
 }
 
 function onResponseClose(this: WatchedResponse): void {
