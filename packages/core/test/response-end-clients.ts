@@ -51,3 +51,18 @@ export function resetAfterFirstChunk(port: number, path: string): Promise<void> 
       .end();
   });
 }
+
+/**
+ * Starts uploading a 1,000-byte body to `path`, sends 10 bytes of it and waits: a server whose
+ * `requestTimeout` passes answers 408 itself. Resolves with 'status N' or 'error CODE'.
+ */
+export function stallUpload(port: number, path: string): Promise<string> {
+  return new Promise<string>((resolve) => {
+    const upload = httpRequest({ host: '127.0.0.1', port, method: 'POST', path, headers: { 'content-length': 1000, 'content-type': 'application/octet-stream' } }, (response) => {
+      response.resume();
+      resolve(`status ${response.statusCode}`);
+    });
+    upload.on('error', (error) => resolve(`error ${(error as NodeJS.ErrnoException).code}`));
+    upload.write('x'.repeat(10));
+  });
+}

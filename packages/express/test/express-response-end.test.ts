@@ -2,13 +2,15 @@
 // client went away first (error.type 'aborted'), or the server closed the connection itself (an
 // error after the headers were sent, res.destroy()): then the exception recordErrors() saw, else
 // '_OTHER', never 'aborted'.
-import { Agent, request as httpRequest } from 'node:http';
+import { Agent, createServer, request as httpRequest } from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { Express, NextFunction, Request, Response } from 'express';
 import { ctxprop, recordErrors } from '@ctxprop/express';
 import { EXPRESS_VERSIONS, listen, type ExpressFactory, type Running } from './support/apps';
 import { useSdk } from './support/sdk';
-import { abandonUpload, readToEnd, requestOnce, resetAfterFirstChunk } from '../../core/test/response-end-clients';
+import { abandonUpload, readToEnd, requestOnce, resetAfterFirstChunk, stallUpload } from '../../core/test/response-end-clients';
 
 const sdk = useSdk();
 
@@ -71,6 +73,27 @@ describe.each(EXPRESS_VERSIONS)('%s: a response that does not complete', (_name,
     // The body parser's error, which recordErrors() saw on its way to the error handler, stays an event.
     expect(span!.events.map((event) => event.attributes?.['exception.message'])).toEqual(['request aborted']);
     expect(await sdk.durationPoints()).toEqual([histogramPoint('POST', '/upload/:id', { 'error.type': 'aborted' })]);
+  });
+
+  it("ends the span with Node's 408 and error.type 'timeout' when the server's requestTimeout passes during the body upload", async () => {
+    const slowClientApp = endingApp(express);
+    const server = createServer({ requestTimeout: 300, connectionsCheckingInterval: 50 }, slowClientApp);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const clientSaw = await stallUpload((server.address() as AddressInfo).port, '/upload/1');
+      expect(clientSaw).toBe('status 408');
+      const [span] = await sdk.finishedSpans(1);
+      expect(span!.name).toBe('POST /upload/:id');
+      expect(span!.attributes['http.response.status_code']).toBe(408);
+      expect(span!.attributes['error.type']).toBe('timeout');
+      expect(span!.status.code).toBe(SpanStatusCode.ERROR);
+      expect(await sdk.durationPoints()).toEqual([histogramPoint('POST', '/upload/:id', { 'http.response.status_code': 408, 'error.type': 'timeout' })]);
+    } finally {
+      (slowClientApp.locals['ctxprop'] as { close(): void }).close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('ends the span with the exception recordErrors() saw when an error after the headers makes the server close the connection', async () => {

@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { ctxprop } from '@ctxprop/fastify';
 import { FRAMEWORKS, listen } from './support/frameworks';
 import { startRecordingSdk } from './support/sdk';
-import { abandonUpload, readToEnd, requestOnce, resetAfterFirstChunk } from '../../core/test/response-end-clients';
+import { abandonUpload, readToEnd, requestOnce, resetAfterFirstChunk, stallUpload } from '../../core/test/response-end-clients';
 
 const sdk = startRecordingSdk();
 
@@ -63,6 +63,25 @@ describe.each(FRAMEWORKS)('%s: a response that does not complete', (_framework, 
     expect(span!.attributes['error.type']).toBe('aborted');
     expect(span!.attributes['http.response.status_code']).toBeUndefined();
     expect(span!.status.code).toBe(SpanStatusCode.ERROR);
+  });
+
+  it("ends the span with the 408 Fastify answers and error.type 'timeout' when the server's requestTimeout passes during the body upload", async () => {
+    // Node reads the timeouts given to its constructor (Fastify sets requestTimeout after it).
+    const slow = createApp({ logger: false, requestTimeout: 300, http: { requestTimeout: 300, connectionsCheckingInterval: 50 } } as never);
+    await slow.register(ctxprop, { outbound: false });
+    slow.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+    slow.post('/upload/:id', async () => 'got');
+    try {
+      const clientSaw = await stallUpload(Number(new URL(await listen(slow)).port), '/upload/1');
+      expect(clientSaw).toBe('status 408');
+      const [span] = await sdk.serverSpans(1);
+      expect(span!.name).toBe('POST /upload/:id');
+      expect(span!.attributes['http.response.status_code']).toBe(408);
+      expect(span!.attributes['error.type']).toBe('timeout');
+      expect(span!.status.code).toBe(SpanStatusCode.ERROR);
+    } finally {
+      await slow.close();
+    }
   });
 
   it("ends the span in error, not 'aborted', when the body stream fails after the headers and Fastify destroys the response", async () => {

@@ -49,6 +49,11 @@ interface SocketLike {
   readonly errored?: unknown;
 }
 
+/** The error Node destroys a connection with when its request was not received within `requestTimeout`. */
+const REQUEST_TIMEOUT_CODE = 'ERR_HTTP_REQUEST_TIMEOUT';
+/** `error.type` of a request the server timed out (the semantic conventions' own example value). */
+const ERROR_TYPE_TIMEOUT = 'timeout';
+
 /** Socket errors that mean the client's end of the connection went away. */
 const CLIENT_GONE_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
 
@@ -62,9 +67,16 @@ const CLIENT_GONE_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', '
  *   (HTTP/1), or an HTTP/2 stream closed early (Node's HTTP/2 compatibility response emits
  *   `'finish'` then, which {@link finishWithResponse} tells from a complete one) → `abort`
  *   (`error.type` `aborted`);
+ * - the request was not received in full within the server's `requestTimeout` (Node, or Fastify's
+ *   clientError handler, answers 408 itself) → `serverAbort` with 408 and `error.type` `timeout`
+ *   (also in the rare case of a handler that sent its headers before the body was in, when Node
+ *   sends no 408);
  * - otherwise the server closed the connection, the client still there (an error after the headers
  *   were sent, which makes Express's final handler and Fastify destroy the response;
- *   `res.destroy()`; a server timeout) → `serverAbort`, with the status sent when the headers were.
+ *   `res.destroy()`; a socket timeout) → `serverAbort`, with the status sent when the headers were.
+ *
+ * A response ended after its connection was destroyed with an error is not complete, though Node
+ * reports it finished (an error handler answering a body parser's "request aborted").
  *
  * Only the first end of a scope counts: after `'finish'` this does nothing.
  *
@@ -76,13 +88,19 @@ const CLIENT_GONE_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', '
 export function endScopeOnClose<Request>(scope: InboundScope<Request>, response: ResponseLike): void {
   try {
     const attached = response.socket;
-    if (response.writableFinished === true && attached?.destroyed !== true) {
+    const socket = response.req?.socket;
+    const errored = socket?.errored as { readonly code?: unknown } | null | undefined;
+    if (response.writableFinished === true && attached?.destroyed !== true && (errored === null || errored === undefined)) {
       scope.finish(response.statusCode);
       return;
     }
-    const socket = response.req?.socket;
-    const code = (socket?.errored as { readonly code?: unknown } | null | undefined)?.code;
-    if (response.stream !== undefined || socket === null || socket === undefined || socket.readableEnded === true || (typeof code === 'string' && CLIENT_GONE_CODES.has(code))) {
+    const code = errored?.code;
+    if (code === REQUEST_TIMEOUT_CODE) {
+      // Node (or the framework's clientError handler) answered 408. The response's own headers may
+      // say otherwise by now: an error handler answers the body parser's "request aborted" into
+      // the dead connection before 'close'.
+      scope.serverAbort(408, ERROR_TYPE_TIMEOUT);
+    } else if (response.stream !== undefined || socket === null || socket === undefined || socket.readableEnded === true || (typeof code === 'string' && CLIENT_GONE_CODES.has(code))) {
       scope.abort();
     } else {
       scope.serverAbort(response.headersSent === true ? response.statusCode : undefined);

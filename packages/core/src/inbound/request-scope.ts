@@ -320,16 +320,17 @@ export class InboundScope<Request = unknown> implements BaggageHolder {
    * The server closed the connection before the response was complete, the client still there:
    * an error after the headers were sent (Express's final handler then destroys the socket),
    * `res.destroy()`, a server timeout. The span ends in error; `error.type` is the type of the
-   * exception {@link recordException} saw, else the status code of a 5xx, else `_OTHER`.
+   * exception {@link recordException} saw, else the status code of a 5xx, else `_OTHER`; or
+   * `errorType` when the adapter knows the cause (`timeout`: Node's `requestTimeout` passed).
    * `statusCode` is the status sent, when the headers were. Only the first call (of this,
    * {@link finish} and {@link abort}) counts.
    */
-  serverAbort(statusCode?: number): void {
+  serverAbort(statusCode?: number, errorType?: string): void {
     if (this.#state === DONE) return;
     this.#state = DONE;
     try {
       this.#routeAtEnd();
-      const errorType = this.#exceptionType ?? (statusCode !== undefined && statusCode >= 500 ? String(statusCode) : ERROR_TYPE_OTHER);
+      errorType ??= this.#exceptionType ?? (statusCode !== undefined && statusCode >= 500 ? String(statusCode) : ERROR_TYPE_OTHER);
       this.#end(statusCode, errorType, true);
     } catch {
       countDiagnostic('internal.error');
