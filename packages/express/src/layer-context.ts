@@ -72,23 +72,27 @@ interface LayerLike {
   readonly method?: unknown;
 }
 
+/** The scope of the request a layer was last entered for, when it was found: read back by {@link leaveLayer}. */
+let enteredScope: InboundScope<unknown> | undefined;
+
 /**
  * Called as `layer` is entered for `req`: notes the request's scope on `next`, hands the scope the
  * route when `layer` is a route's, and returns the context to run the layer in when `req`'s must
- * be put back (else undefined).
+ * be put back (else undefined). Leaves the scope found in `enteredScope`.
  */
 function enterLayer(layer: LayerLike | undefined, req: unknown, next: unknown): Context | undefined {
+  enteredScope = undefined;
   if (typeof next !== 'function') return undefined;
   try {
     const active = activeContext();
-    const slot = next as ScopedNext;
     let scope = inboundScopeOf(active);
     if (scope !== undefined && scope.request === req) {
-      if (slot[SCOPE_SLOT] !== scope) slot[SCOPE_SLOT] = scope;
+      noteScopeOnNext(next, scope);
     } else {
-      scope = slot[SCOPE_SLOT];
+      scope = (next as ScopedNext)[SCOPE_SLOT];
       if (scope === undefined || scope.request !== req) return undefined;
     }
+    enteredScope = scope;
     const route = layer?.route;
     // Only a recorded span or the histogram reads the route: without them no string is built.
     if (route !== undefined && route !== null && scope.needsResponse) {
@@ -99,6 +103,38 @@ function enterLayer(layer: LayerLike | undefined, req: unknown, next: unknown): 
     countDiagnostic('internal.error');
     return undefined;
   }
+}
+
+/**
+ * Called once the function of a layer entered for `req` with `scope` returned: a mounted router
+ * (or sub-app) has by then made its own `next` for the request (`req.next`), and may have handed
+ * it to a param callback that calls it from another context before any of its layers is entered.
+ * The scope is noted on that `next` too.
+ */
+function leaveLayer(scope: InboundScope<unknown>, req: unknown, next: unknown): void {
+  try {
+    const current = (req as { next?: unknown }).next;
+    if (current !== next && typeof current === 'function') noteScopeOnNext(current, scope);
+  } catch {
+    countDiagnostic('internal.error');
+  }
+}
+
+/**
+ * Notes `scope` on a router's `next` for its request: a layer that `next` enters from another
+ * context finds the request there. ctxprop's middleware notes it on the `next` it is given, for
+ * the param callbacks that run before the next layer is entered.
+ *
+ * @example
+ * ```ts
+ * noteScopeOnNext(next, scope);
+ * next();
+ * ```
+ */
+export function noteScopeOnNext<Request>(next: unknown, scope: InboundScope<Request>): void {
+  const slot = next as ScopedNext;
+  const noted = scope as unknown as InboundScope<unknown>;
+  if (slot[SCOPE_SLOT] !== noted) slot[SCOPE_SLOT] = noted;
 }
 
 /**
@@ -138,10 +174,18 @@ function reportRestored(layer: unknown, req: unknown, error: boolean): void {
 // Two shapes, no rest arguments: these run for every middleware of every request.
 function wrapRequestMethod(original: LayerMethod, control: { active: boolean }): LayerMethod {
   return function (this: unknown, req: unknown, res: unknown, next: unknown): unknown {
-    const restore = control.active ? enterLayer(this as LayerLike | undefined, req, next) : undefined;
-    if (restore === undefined) return original.call(this, req, res, next);
-    reportRestored(this, req, false);
-    return context.with(restore, original, this, req, res, next);
+    if (!control.active) return original.call(this, req, res, next);
+    const restore = enterLayer(this as LayerLike | undefined, req, next);
+    const scope = enteredScope;
+    let result: unknown;
+    if (restore === undefined) {
+      result = original.call(this, req, res, next);
+    } else {
+      reportRestored(this, req, false);
+      result = context.with(restore, original, this, req, res, next);
+    }
+    if (scope !== undefined) leaveLayer(scope, req, next);
+    return result;
   };
 }
 

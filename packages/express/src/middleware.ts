@@ -14,7 +14,7 @@ import {
   type InboundOptions,
 } from '@ctxprop/core';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
-import { holdLayerContext, type LayerContextHold } from './layer-context.js';
+import { holdLayerContext, noteScopeOnNext, type LayerContextHold } from './layer-context.js';
 import { expressAccessors } from './request-accessors.js';
 import { ensureRequestProperties, scopeOf } from './request-properties.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from './version.js';
@@ -96,7 +96,10 @@ export function ctxprop(options?: CtxpropOptions): CtxpropMiddleware {
       return next();
     }
     // Another instance up the chain (an app and its mounted sub-app) set this request up.
-    if (scope === inboundScopeOf(active)) return next();
+    if (scope === inboundScopeOf(active)) {
+      noteScopeOnNext(next, scope);
+      return next();
+    }
     try {
       if (scope.needsResponse) {
         // Closures on purpose: a shared listener would need the scope stored on the response,
@@ -114,6 +117,9 @@ export function ctxprop(options?: CtxpropOptions): CtxpropMiddleware {
         }
       }
       ensureRequestProperties(req, res);
+      // The param callbacks run before the next layer is entered: a layer they reach from another
+      // context finds the request on this next.
+      noteScopeOnNext(next, scope);
       if (!layersChecked) {
         layersChecked = true;
         layers = holdLayerContext(req.app);

@@ -184,6 +184,61 @@ describe.each(EXPRESS_VERSIONS)('%s: next() called from a pooled connection\'s c
   });
 });
 
+// Param callbacks are the first to run after ctxprop's middleware: nothing between noted the
+// request on the router's next before the context was lost.
+function paramFirstApp(express: ExpressFactory, pool: PooledConnection): Express {
+  const app = express();
+  const middleware = ctxprop({ outbound: false });
+  app.locals['ctxprop'] = middleware;
+  app.use(middleware);
+  app.param('order', (_req, _res, next) => pool.call(next));
+  app.param('broken', (_req, _res, next) => pool.call(() => next(new Error('lookup failed'))));
+  app.get('/orders/:order', (req, res) => res.json({ handler: observe(), view: req.baggage.toJSON() }));
+  app.get('/broken/:broken', (_req, res) => res.json({ unreachable: true }));
+  const router = express.Router();
+  router.param('item', (_req, _res, next) => pool.call(next));
+  router.get('/items/:item', (req, res) => res.json({ handler: observe(), view: req.baggage.toJSON() }));
+  app.use('/shop', router);
+  app.use((err: Error, req: Request, res: Response, _next: NextFunction) => {
+    res.status(500).json({ error: err.message, handler: observe(), view: req.baggage.toJSON() });
+  });
+  return app;
+}
+
+describe.each(EXPRESS_VERSIONS)("%s: a param callback right after ctxprop's middleware calls next() from a pooled callback", (_name, express) => {
+  let pool: PooledConnection;
+  let server: Running;
+
+  beforeEach(async () => {
+    pool = await createPooledConnection();
+    server = await listen(paramFirstApp(express, pool));
+    // The first request opens the shared connection: its callbacks run in this request's context.
+    await request(server.url).get('/orders/0').set('traceparent', traceparent(999)).set('baggage', 'customer.tier=opener').expect(200);
+  });
+
+  afterEach(async () => {
+    await server.close();
+    await pool.close();
+  });
+
+  const get = (path: string, n: number, tier: string) => request(server.url).get(path).set('traceparent', traceparent(n)).set('baggage', `customer.tier=${tier}`);
+
+  it.each([
+    ['an app.param callback', '/orders/17'],
+    ["a mounted router's router.param callback", '/shop/items/17'],
+  ])("runs the route handler after %s in the request's own context", async (_what, path) => {
+    const responses = await Promise.all(Array.from({ length: 50 }, (_, n) => get(path, n, `tier-${n}`).expect(200)));
+    responses.forEach((response, n) => {
+      expect(response.body).toEqual({ handler: { tier: `tier-${n}`, traceId: traceIdOf(n), spanId: '00f067aa0ba902b7' }, view: { 'customer.tier': `tier-${n}` } });
+    });
+  });
+
+  it("runs the error handler reached by a param callback's next(err) in the request's own context", async () => {
+    const response = await get('/broken/1', 7, 'gold').expect(500);
+    expect(response.body).toEqual({ error: 'lookup failed', handler: { tier: 'gold', traceId: traceIdOf(7), spanId: '00f067aa0ba902b7' }, view: { 'customer.tier': 'gold' } });
+  });
+});
+
 describe.each(EXPRESS_VERSIONS)("%s: the wrapping of Express's Layer", (_name, express) => {
   const METHODS = ['handleRequest', 'handleError', 'handle_request', 'handle_error'];
 
