@@ -8,6 +8,7 @@ import {
   getTraceContext,
   hasContextManager,
 } from '@ctxprop/core';
+import { AsyncLocalStorageContextManager as OtelAsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 
 const KEY = createContextKey('test.value');
 const withValue = (value: string) => ROOT_CONTEXT.setValue(KEY, value);
@@ -97,6 +98,56 @@ describe('bindContext() and bindEmitter()', () => {
     emitter.emit('event');
     expect(seen).toEqual(['emitter']);
     expect(emitter.listenerCount('event')).toBe(0);
+  });
+
+  it.each([
+    ["ctxprop's context manager", () => ensureContextManager()],
+    ["OpenTelemetry's AsyncLocalStorageContextManager (an SDK registered first)", () => context.setGlobalContextManager(new OtelAsyncLocalStorageContextManager().enable())],
+  ])('with %s, binds an emitter bound again (a shared one, per request) to the latest context from then on', (_manager, register) => {
+    context.disable();
+    register();
+    const emitter = new EventEmitter();
+    const seen: unknown[] = [];
+    const listenerOf = (name: string) => () => seen.push(`${name} in ${String(valueNow())}`);
+    context.with(withValue('alice'), () => {
+      bindEmitter(emitter);
+      emitter.on('message', listenerOf('alice'));
+    });
+    context.with(withValue('bob'), () => {
+      bindEmitter(emitter);
+      emitter.once('message', listenerOf('bob'));
+    });
+    const explicit = listenerOf('carol');
+    bindEmitter(emitter, withValue('carol'));
+    context.with(withValue('dave'), () => emitter.prependListener('message', explicit));
+    context.with(withValue('emitting'), () => emitter.emit('message'));
+    expect(seen).toEqual(['carol in carol', 'alice in alice', 'bob in bob']);
+    emitter.removeListener('message', explicit);
+    expect(emitter.listenerCount('message')).toBe(1);
+  });
+
+  it('removes a listener by the function added, the last added first, as Node does, once-listeners and listeners added before the binding included', () => {
+    const emitter = new EventEmitter();
+    const seen: unknown[] = [];
+    const before = () => seen.push(`before in ${String(valueNow())}`);
+    const twice = () => seen.push(`twice in ${String(valueNow())}`);
+    emitter.on('message', before);
+    bindEmitter(emitter, withValue('first'));
+    emitter.on('message', twice);
+    emitter.once('message', before);
+    bindEmitter(emitter, withValue('second'));
+    emitter.once('message', twice);
+    // The once-listener added last goes first; the other stays.
+    emitter.off('message', twice);
+    emitter.emit('message');
+    expect(seen).toEqual(['before in undefined', 'twice in first', 'before in first']);
+    seen.length = 0;
+    emitter.removeListener('message', twice);
+    emitter.removeListener('message', before);
+    expect(emitter.listenerCount('message')).toBe(0);
+    emitter.removeListener('message', before);
+    emitter.emit('message');
+    expect(seen).toEqual([]);
   });
 });
 

@@ -6,17 +6,10 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
 import { ROOT_CONTEXT, type Context, type ContextManager } from '@opentelemetry/api';
+import { bindEmitterListeners } from './emitter-binding.js';
 
 type Listener = (...args: unknown[]) => unknown;
 
-// Per emitter: original listener -> (event -> bound listener), so removeListener works.
-const PATCHED = Symbol.for('ctxprop.context.bound-emitter');
-const LISTENERS = Symbol.for('ctxprop.context.bound-listeners');
-
-interface PatchedEmitter extends EventEmitter {
-  [PATCHED]?: true;
-  [LISTENERS]?: Map<string | symbol, WeakMap<Listener, Listener>>;
-}
 
 /**
  * A `ContextManager` backed by `AsyncLocalStorage`.
@@ -69,41 +62,11 @@ export class AsyncLocalStorageContextManager implements ContextManager {
   }
 
   /**
-   * Every listener added to `emitter` from now on runs in `context`; `removeListener` and `off`
-   * still find them by the original function.
+   * Every listener added to `emitter` from now on runs in `context` (binding it again changes the
+   * context for the listeners added after); `removeListener` and `off` still find them by the
+   * original function.
    */
-  private bindEmitter(context: Context, emitter: PatchedEmitter): PatchedEmitter {
-    if (emitter[PATCHED]) return emitter;
-    emitter[PATCHED] = true;
-    const map = new Map<string | symbol, WeakMap<Listener, Listener>>();
-    emitter[LISTENERS] = map;
-    const manager = this;
-    const wrapAdd = (original: EventEmitter['on']) =>
-      function (this: EventEmitter, event: string | symbol, listener: Listener) {
-        let byListener = map.get(event);
-        if (byListener === undefined) map.set(event, (byListener = new WeakMap()));
-        const bound = byListener.get(listener) ?? manager.bindFunction(context, listener);
-        byListener.set(listener, bound);
-        return original.call(this, event, bound);
-      };
-    const wrapRemove = (original: EventEmitter['removeListener']) =>
-      function (this: EventEmitter, event: string | symbol, listener: Listener) {
-        const bound = map.get(event)?.get(listener);
-        return original.call(this, event, bound ?? listener);
-      };
-    emitter.on = wrapAdd(emitter.on);
-    emitter.addListener = wrapAdd(emitter.addListener);
-    emitter.prependListener = wrapAdd(emitter.prependListener);
-    emitter.once = wrapAdd(emitter.once);
-    emitter.prependOnceListener = wrapAdd(emitter.prependOnceListener);
-    emitter.removeListener = wrapRemove(emitter.removeListener);
-    emitter.off = wrapRemove(emitter.off);
-    const removeAll = emitter.removeAllListeners;
-    emitter.removeAllListeners = function (this: EventEmitter, event?: string | symbol) {
-      if (event === undefined) map.clear();
-      else map.delete(event);
-      return removeAll.call(this, event as string | symbol);
-    };
-    return emitter;
+  private bindEmitter(context: Context, emitter: EventEmitter): EventEmitter {
+    return bindEmitterListeners(emitter, context, (ctx, listener) => this.bindFunction(ctx, listener));
   }
 }

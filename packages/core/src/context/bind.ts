@@ -4,6 +4,7 @@
  */
 import { context as contextApi, type Context } from '@opentelemetry/api';
 import type { EventEmitter } from 'node:events';
+import { bindEmitterListeners } from './emitter-binding.js';
 import { ensureContextManager } from './runtime.js';
 
 /**
@@ -22,8 +23,11 @@ export function bindContext<F extends (...args: never[]) => unknown>(fn: F, ctx:
 }
 
 /**
- * Makes every listener added to `emitter` from now on run in `ctx` (default: the active context).
- * Returns the same emitter; `removeListener` still finds listeners by the original function.
+ * Makes every listener added to `emitter` from now on run in `ctx` (default: the active context),
+ * whichever context manager is registered. Bound again (an emitter shared by requests, each
+ * binding it before it adds its listener), the listeners added after run in the new context;
+ * those added before keep theirs. Returns the same emitter; `removeListener` still finds
+ * listeners by the original function.
  *
  * @example
  * ```ts
@@ -33,5 +37,9 @@ export function bindContext<F extends (...args: never[]) => unknown>(fn: F, ctx:
  */
 export function bindEmitter<E extends EventEmitter>(emitter: E, ctx: Context = contextApi.active()): E {
   ensureContextManager();
-  return contextApi.bind(ctx, emitter);
+  return bindEmitterListeners(emitter, ctx, bindToContext);
+}
+
+function bindToContext(ctx: Context, listener: (...args: unknown[]) => unknown): (...args: unknown[]) => unknown {
+  return contextApi.bind(ctx, listener);
 }

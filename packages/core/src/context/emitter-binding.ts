@@ -1,0 +1,88 @@
+/**
+ * Binding an EventEmitter's listeners to a context: every listener added after a binding runs in
+ * the context of the latest binding, whatever is active when it is added or emitted. An emitter
+ * shared by requests (a queue consumer, a pooled socket) is bound again by each: the listeners
+ * each adds run in its own context, those added before keep theirs.
+ *
+ * The add methods are patched once per emitter; a later binding only replaces the context. Both
+ * ctxprop's context manager (`context.bind(ctx, emitter)`) and core's `bindEmitter` patch through
+ * here, so an emitter is patched once whichever binds it first.
+ */
+import type { Context } from '@opentelemetry/api';
+import type { EventEmitter } from 'node:events';
+
+type Listener = (...args: unknown[]) => unknown;
+
+/** Binds one listener to a context (the context manager's own binding, or the API's). */
+export type ListenerBinder = (ctx: Context, listener: Listener) => Listener;
+
+interface EmitterBinding {
+  /** The context the listeners added from now on run in. */
+  context: Context;
+}
+
+const BINDING = Symbol.for('ctxprop.context.emitter-binding.v2');
+/** On a bound listener: the listener it was made from, so that removing that one removes it. */
+const ORIGINAL = Symbol.for('ctxprop.context.bound-listener-original');
+
+interface BoundEmitter extends EventEmitter {
+  [BINDING]?: EmitterBinding;
+}
+
+type TaggedListener = Listener & { [ORIGINAL]?: Listener; readonly listener?: TaggedListener };
+
+/**
+ * Makes every listener added to `emitter` from now on run in `ctx`, bound by `bindListener`.
+ * Returns `emitter`. `removeListener` and `off` still remove a listener by the function added.
+ *
+ * @example
+ * ```ts
+ * bindEmitterListeners(consumer, context.active(), (ctx, listener) => context.bind(ctx, listener));
+ * ```
+ */
+export function bindEmitterListeners<E extends EventEmitter>(emitter: E, ctx: Context, bindListener: ListenerBinder): E {
+  const target = emitter as BoundEmitter;
+  const existing = target[BINDING];
+  if (existing !== undefined) {
+    existing.context = ctx;
+    return emitter;
+  }
+  const binding: EmitterBinding = { context: ctx };
+  target[BINDING] = binding;
+  const wrapAdd = (original: EventEmitter['on']) =>
+    function (this: EventEmitter, event: string | symbol, listener: Listener) {
+      // Node's `once` adds a wrapper of the listener through `on`: here the listener was bound already.
+      if ((listener as TaggedListener).listener?.[ORIGINAL] !== undefined) return original.call(this, event, listener);
+      const bound = bindListener(binding.context, listener) as TaggedListener;
+      bound[ORIGINAL] = listener;
+      return original.call(this, event, bound);
+    };
+  const wrapRemove = (original: EventEmitter['removeListener']) =>
+    function (this: EventEmitter, event: string | symbol, listener: Listener) {
+      return original.call(this, event, registeredFor(this, event, listener));
+    };
+  target.on = wrapAdd(target.on);
+  target.addListener = wrapAdd(target.addListener);
+  target.prependListener = wrapAdd(target.prependListener);
+  target.once = wrapAdd(target.once);
+  target.prependOnceListener = wrapAdd(target.prependOnceListener);
+  target.removeListener = wrapRemove(target.removeListener);
+  target.off = wrapRemove(target.off);
+  return emitter;
+}
+
+/**
+ * What `removeListener(event, listener)` must be given to remove the listener added last as
+ * `listener`: the function bound from it, or `listener` itself (added before the binding), looked
+ * for from the end as Node does.
+ */
+function registeredFor(emitter: EventEmitter, event: string | symbol, listener: Listener): Listener {
+  const registered = emitter.rawListeners(event) as TaggedListener[];
+  for (let i = registered.length - 1; i >= 0; i--) {
+    // A `once` listener is registered as a wrapper that keeps the function as `listener`.
+    const candidate = registered[i]!.listener ?? registered[i]!;
+    if (candidate === listener) return listener;
+    if (candidate[ORIGINAL] === listener) return candidate;
+  }
+  return listener;
+}
