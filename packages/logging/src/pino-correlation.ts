@@ -126,21 +126,27 @@ export function pinoCorrelation(options?: PinoCorrelationOptions): PinoCorrelati
  * (OpenTelemetry trace API, "Get Context") and baggage objects are immutable, so a fragment
  * built once for a (span, baggage) pair stays right.
  *
+ * The same context object does not always mean the same baggage: a request's context made by
+ * ctxprop's adapters reads its baggage from the request's scope, which `req.setBaggage()` changes
+ * (core inbound/scoped-context.ts). So with `baggageKeys` the baggage is compared on every line
+ * too; without them the fragment depends on the span alone, which a context cannot change, and
+ * the context comparison stays the only per-line work.
+ *
  * @see https://opentelemetry.io/docs/specs/otel/trace/api/#get-context
  */
 function createFragmentSource(fieldsOf: FieldsFactory, readsBaggage: boolean): FragmentSource {
   const activeContext = createActiveContextReader();
   const bySpan = new WeakMap<object, CachedFragment>();
-  // Contexts are immutable too: the same context object means the same fragment, with no lookup.
+  // The same context object has the same span (a scoped request context's span is fixed too): with
+  // no baggage read, the same fragment with no lookup.
   let lastContext: Context | undefined;
   // `null` until the first line, so that a first line with no span is computed too.
   let lastSpan: Span | undefined | null = null;
   let lastBaggage: Baggage | undefined;
   let lastFragment = '';
 
-  function fragmentOf(ctx: Context): string {
+  function fragmentOf(ctx: Context, baggage: Baggage | undefined): string {
     const span = trace.getSpan(ctx);
-    const baggage = readsBaggage ? propagation.getBaggage(ctx) : undefined;
     if (span !== lastSpan || baggage !== lastBaggage) {
       const key = span ?? NO_SPAN;
       let cached = bySpan.get(key);
@@ -156,12 +162,24 @@ function createFragmentSource(fieldsOf: FieldsFactory, readsBaggage: boolean): F
     return lastFragment;
   }
 
-  return function fragmentOfActive(): string {
+  if (!readsBaggage) {
+    return function fragmentOfActive(): string {
+      try {
+        const ctx = activeContext();
+        return ctx === lastContext ? lastFragment : fragmentOf(ctx, undefined);
+      } catch {
+        // A log call must never fail because of its trace fields.
+        countDiagnostic('internal.error');
+        return '';
+      }
+    };
+  }
+  return function fragmentOfActiveWithBaggage(): string {
     try {
       const ctx = activeContext();
-      return ctx === lastContext ? lastFragment : fragmentOf(ctx);
+      const baggage = propagation.getBaggage(ctx);
+      return ctx === lastContext && baggage === lastBaggage ? lastFragment : fragmentOf(ctx, baggage);
     } catch {
-      // A log call must never fail because of its trace fields.
       countDiagnostic('internal.error');
       return '';
     }
