@@ -7,7 +7,7 @@
  * context. {@link captureWinstonContext} pins the caller's context to each entry inside the log
  * call, and the format uses it, so the fields are right either way.
  */
-import { context, type Context } from '@opentelemetry/api';
+import { context, propagation, ROOT_CONTEXT, trace, type Context } from '@opentelemetry/api';
 import { InvalidOptionError } from '@ctxprop/core';
 import { resolveOptions, type TraceFieldsOptions } from './options.js';
 import { createFieldsFactory } from './trace-fields.js';
@@ -27,7 +27,17 @@ const PATCHED = Symbol.for('ctxprop.logging.winston.patched');
 class CapturedContext {
   readonly #context: Context;
 
-  constructor(captured: Context) {
+  /**
+   * Keeps the span and the baggage of `active` as they are now: a request's context made by
+   * ctxprop's adapters stays the same object when `req.setBaggage()` changes its baggage, which
+   * may happen before winston formats a buffered entry.
+   */
+  constructor(active: Context) {
+    const span = trace.getSpan(active);
+    const baggage = propagation.getBaggage(active);
+    let captured = ROOT_CONTEXT;
+    if (span !== undefined) captured = trace.setSpan(captured, span);
+    if (baggage !== undefined) captured = propagation.setBaggage(captured, baggage);
     this.#context = captured;
   }
 

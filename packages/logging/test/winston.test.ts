@@ -5,6 +5,9 @@
  */
 import { context, propagation, ROOT_CONTEXT, trace, type Context } from '@opentelemetry/api';
 import { ensureContextManager } from '@ctxprop/core';
+import { ctxprop } from '@ctxprop/express';
+import express from 'express';
+import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import winston from 'winston';
@@ -201,5 +204,38 @@ describe('captureWinstonContext()', () => {
     context.with(remote(OTHER_TRACE_ID, OTHER_SPAN_ID), () => logger.log(heartbeat));
     await until(() => transport.records.length === 2);
     expect(transport.records.map((record) => record.trace_id)).toEqual([TRACE_ID, OTHER_TRACE_ID]);
+  });
+
+  it("keeps the baggage of the log call when the request's baggage changes before winston formats the entry (req.setBaggage)", async () => {
+    const transport = new SlowTransport(2);
+    const logger = captureWinstonContext(
+      winston.createLogger({ format: winston.format.combine(winstonFormat({ baggageKeys: ['customer.tier'] }), winston.format.json()), transports: [transport] }),
+    );
+    const app = express();
+    const middleware = ctxprop({ outbound: false });
+    app.use(middleware);
+    app.get('/upgrade', (req, res) => {
+      // Enough entries that winston buffers the next ones behind the transport.
+      for (let i = 0; i < 40; i++) logger.info('filler');
+      logger.info('before');
+      req.setBaggage({ 'customer.tier': 'gold' });
+      logger.info('after');
+      res.end();
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const response = await fetch(`http://127.0.0.1:${port}/upgrade`, { headers: { traceparent: `00-${TRACE_ID}-${SPAN_ID}-01`, baggage: 'customer.tier=free' } });
+      expect(response.status).toBe(200);
+      await until(() => transport.records.length === 42);
+      expect(transport.records.filter((record) => record.message !== 'filler').map((record) => [record.message, record['customer.tier'], record.trace_id])).toEqual([
+        ['before', 'free', TRACE_ID],
+        ['after', 'gold', TRACE_ID],
+      ]);
+    } finally {
+      middleware.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
