@@ -68,6 +68,16 @@ export type ServerSpanOrigin =
   /** No span was started (no TracerProvider registered). */
   | 'none';
 
+/**
+ * The brand of an {@link InboundScope}, on its prototype: how {@link inboundScopeOf} knows a scope
+ * made by another copy of ctxprop in the process (the ESM and the CJS build both loaded), which
+ * `instanceof` does not; Express's `Layer` methods are wrapped once per process, by whichever copy
+ * came first, and find every request's scope with it. The name is a contract between copies: a
+ * holder with it has the public members of `InboundScope` (callers use only those, and its own
+ * methods, which read its own private fields). Bump the version if they change incompatibly.
+ */
+const INBOUND_SCOPE_BRAND = Symbol.for('ctxprop.inbound.scope.v1');
+
 const OPEN = 0;
 const DONE = 1;
 
@@ -395,11 +405,15 @@ export class InboundScope<Request = unknown> implements BaggageHolder {
   }
 }
 
+// A data property on the prototype: one property read per check, as cheap as `instanceof`.
+Object.defineProperty(InboundScope.prototype, INBOUND_SCOPE_BRAND, { value: true });
+
 /**
- * The scope of the request whose context `ctx` is (or derives from); undefined outside any
- * request ctxprop set up. This is how adapters find a request's scope without storing anything
- * on the framework's request object (a property added to an Express request, whose prototype
- * Express swaps per request, costs over a microsecond).
+ * The scope of the request whose context `ctx` is (or derives from), made by this copy of
+ * ctxprop or another one in the process; undefined outside any request ctxprop set up. This is
+ * how adapters find a request's scope without storing anything on the framework's request object
+ * (a property added to an Express request, whose prototype Express swaps per request, costs over
+ * a microsecond).
  *
  * @example
  * ```ts
@@ -408,6 +422,6 @@ export class InboundScope<Request = unknown> implements BaggageHolder {
  * ```
  */
 export function inboundScopeOf(ctx: Context = contextApi.active()): InboundScope<unknown> | undefined {
-  const holder = scopeHolderOf(ctx);
-  return holder instanceof InboundScope ? (holder as InboundScope<unknown>) : undefined;
+  const holder = scopeHolderOf(ctx) as { readonly [INBOUND_SCOPE_BRAND]?: unknown } | undefined;
+  return holder?.[INBOUND_SCOPE_BRAND] === true ? (holder as InboundScope<unknown>) : undefined;
 }

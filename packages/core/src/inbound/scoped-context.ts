@@ -27,6 +27,16 @@ import { createContextKey, type Baggage, type BaggageEntry, type Context, type S
 const BAGGAGE_KEY = createContextKey('OpenTelemetry Baggage Key');
 const SPAN_KEY = createContextKey('OpenTelemetry Context Key SPAN');
 
+/**
+ * The brand of a {@link ScopedBaggageContext}, on its prototype: how {@link scopeHolderOf} knows
+ * one made by another copy of ctxprop in the process (the ESM and the CJS build both loaded), which
+ * `instanceof` does not; the wrapped `setInterval` and Express's wrapped `Layer` methods are
+ * installed once per process, by whichever copy came first. The name is a contract between
+ * copies: a context with it has a readable `holder` (a {@link BaggageHolder}). Bump the version if
+ * that changes.
+ */
+const SCOPED_CONTEXT_BRAND = Symbol.for('ctxprop.inbound.scoped-context.v1');
+
 const BAGGAGE_OVERRIDDEN = 1;
 const SPAN_OVERRIDDEN = 2;
 
@@ -177,9 +187,12 @@ export class ScopedBaggageContext implements Context {
   }
 }
 
+// A data property on the prototype: one property read per check, as cheap as `instanceof`.
+Object.defineProperty(ScopedBaggageContext.prototype, SCOPED_CONTEXT_BRAND, { value: true });
+
 /**
- * The holder of a context made by (or derived from) a {@link ScopedBaggageContext}; undefined for
- * any other context.
+ * The holder of a context made by (or derived from) a {@link ScopedBaggageContext}, of this copy
+ * of ctxprop or of another one in the process; undefined for any other context.
  *
  * @example
  * ```ts
@@ -187,5 +200,8 @@ export class ScopedBaggageContext implements Context {
  * ```
  */
 export function scopeHolderOf(ctx: Context): BaggageHolder | undefined {
-  return ctx instanceof ScopedBaggageContext ? ctx.holder : undefined;
+  // The brand, not `instanceof`: a context of another copy only has its own `holder` read, never
+  // this copy's private fields.
+  const branded = ctx as { readonly [SCOPED_CONTEXT_BRAND]?: unknown; readonly holder?: BaggageHolder } | undefined;
+  return branded?.[SCOPED_CONTEXT_BRAND] === true ? branded.holder : undefined;
 }
