@@ -102,6 +102,7 @@ export type { PropagatorName } from './propagators/create-propagator.js';
 
 // -- context helpers --
 export { bindContext, bindEmitter } from './context/bind.js';
+export type { ListenerEmitter } from './context/emitter-binding.js';
 export { enableIntervalDetachment } from './context/interval-detachment.js';
 export type { IntervalDetachmentHandle } from './context/interval-detachment.js';
 export { runDetached } from './context/run-detached.js';

@@ -145,7 +145,7 @@ const ROLES: readonly FieldRole[] = [
 export function resolveOptions(
   options: unknown,
   extraOptions: readonly string[] = [],
-  env: NodeJS.ProcessEnv = process.env,
+  env: Readonly<Record<string, string | undefined>> = process.env,
 ): ResolvedOptions {
   const given = options ?? {};
   if (typeof given !== 'object' || Array.isArray(given)) {

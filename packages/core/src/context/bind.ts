@@ -3,8 +3,7 @@
  * consumer's handler, a `'data'` listener registered elsewhere) see the context they were bound to.
  */
 import { context as contextApi, type Context } from '@opentelemetry/api';
-import type { EventEmitter } from 'node:events';
-import { bindEmitterListeners } from './emitter-binding.js';
+import { bindEmitterListeners, type ListenerEmitter } from './emitter-binding.js';
 import { ensureContextManager } from './runtime.js';
 
 /**
@@ -35,7 +34,7 @@ export function bindContext<F extends (...args: never[]) => unknown>(fn: F, ctx:
  * req.on('end', () => logger.info('body read'));
  * ```
  */
-export function bindEmitter<E extends EventEmitter>(emitter: E, ctx: Context = contextApi.active()): E {
+export function bindEmitter<E extends ListenerEmitter>(emitter: E, ctx: Context = contextApi.active()): E {
   ensureContextManager();
   return bindEmitterListeners(emitter, ctx, bindToContext);
 }

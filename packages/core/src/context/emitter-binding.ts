@@ -9,9 +9,30 @@
  * here, so an emitter is patched once whichever binds it first.
  */
 import type { Context } from '@opentelemetry/api';
-import type { EventEmitter } from 'node:events';
 
 type Listener = (...args: unknown[]) => unknown;
+
+/**
+ * The part of Node's `EventEmitter` that binding uses: any emitter, stream or socket (declared
+ * here so that the declarations need no `@types/node`).
+ *
+ * @example
+ * ```ts
+ * const socket: ListenerEmitter = net.connect(6379);
+ * ```
+ */
+export interface ListenerEmitter {
+  on(event: string | symbol, listener: (...args: unknown[]) => unknown): unknown;
+  addListener(event: string | symbol, listener: (...args: unknown[]) => unknown): unknown;
+  prependListener(event: string | symbol, listener: (...args: unknown[]) => unknown): unknown;
+  once(event: string | symbol, listener: (...args: unknown[]) => unknown): unknown;
+  prependOnceListener(event: string | symbol, listener: (...args: unknown[]) => unknown): unknown;
+  removeListener(event: string | symbol, listener: (...args: unknown[]) => unknown): unknown;
+  off(event: string | symbol, listener: (...args: unknown[]) => unknown): unknown;
+  rawListeners(event: string | symbol): unknown[];
+}
+
+type AddMethod = (this: ListenerEmitter, event: string | symbol, listener: Listener) => unknown;
 
 /** Binds one listener to a context (the context manager's own binding, or the API's). */
 export type ListenerBinder = (ctx: Context, listener: Listener) => Listener;
@@ -25,7 +46,7 @@ const BINDING = Symbol.for('ctxprop.context.emitter-binding.v2');
 /** On a bound listener: the listener it was made from, so that removing that one removes it. */
 const ORIGINAL = Symbol.for('ctxprop.context.bound-listener-original');
 
-interface BoundEmitter extends EventEmitter {
+interface BoundEmitter extends ListenerEmitter {
   [BINDING]?: EmitterBinding;
 }
 
@@ -40,7 +61,7 @@ type TaggedListener = Listener & { [ORIGINAL]?: Listener; readonly listener?: Ta
  * bindEmitterListeners(consumer, context.active(), (ctx, listener) => context.bind(ctx, listener));
  * ```
  */
-export function bindEmitterListeners<E extends EventEmitter>(emitter: E, ctx: Context, bindListener: ListenerBinder): E {
+export function bindEmitterListeners<E extends ListenerEmitter>(emitter: E, ctx: Context, bindListener: ListenerBinder): E {
   const target = emitter as BoundEmitter;
   const existing = target[BINDING];
   if (existing !== undefined) {
@@ -49,16 +70,16 @@ export function bindEmitterListeners<E extends EventEmitter>(emitter: E, ctx: Co
   }
   const binding: EmitterBinding = { context: ctx };
   target[BINDING] = binding;
-  const wrapAdd = (original: EventEmitter['on']) =>
-    function (this: EventEmitter, event: string | symbol, listener: Listener) {
+  const wrapAdd = (original: AddMethod) =>
+    function (this: ListenerEmitter, event: string | symbol, listener: Listener) {
       // Node's `once` adds a wrapper of the listener through `on`: here the listener was bound already.
       if ((listener as TaggedListener).listener?.[ORIGINAL] !== undefined) return original.call(this, event, listener);
       const bound = bindListener(binding.context, listener) as TaggedListener;
       bound[ORIGINAL] = listener;
       return original.call(this, event, bound);
     };
-  const wrapRemove = (original: EventEmitter['removeListener']) =>
-    function (this: EventEmitter, event: string | symbol, listener: Listener) {
+  const wrapRemove = (original: AddMethod) =>
+    function (this: ListenerEmitter, event: string | symbol, listener: Listener) {
       return original.call(this, event, registeredFor(this, event, listener));
     };
   target.on = wrapAdd(target.on);
@@ -76,7 +97,7 @@ export function bindEmitterListeners<E extends EventEmitter>(emitter: E, ctx: Co
  * `listener`: the function bound from it, or `listener` itself (added before the binding), looked
  * for from the end as Node does.
  */
-function registeredFor(emitter: EventEmitter, event: string | symbol, listener: Listener): Listener {
+function registeredFor(emitter: ListenerEmitter, event: string | symbol, listener: Listener): Listener {
   const registered = emitter.rawListeners(event) as TaggedListener[];
   for (let i = registered.length - 1; i >= 0; i--) {
     // A `once` listener is registered as a wrapper that keeps the function as `listener`.
