@@ -114,6 +114,26 @@ describe('inject() with baggage read from an inbound header', () => {
     }
     expect(diagnosticsSnapshot()['baggage.sensitive.refused']).toBe(3);
   });
+
+  it('checks every member of a header with a duplicate key, not only the one the baggage keeps (the last)', () => {
+    const propagator = createPropagator('tracecontext,baggage');
+    const inbound = (baggage: string) => propagator.extract(contextWith(), { baggage }, defaultTextMapGetter);
+    for (let i = 0; i < 2; i++) {
+      const carrier: Record<string, string> = {};
+      inject(carrier, { url: 'http://orders.svc/', context: inbound('tenant=acme,user=jdoe%40example.com,user=anonymous'), propagator });
+      expect(carrier.baggage).toBe('tenant=acme,user=anonymous');
+    }
+    expect(diagnosticsSnapshot()['baggage.sensitive.refused']).toBe(2);
+    // Clean duplicates go on as they came, in their order.
+    const carrier: Record<string, string> = {};
+    inject(carrier, { url: 'http://orders.svc/', context: inbound('user=a,tenant=acme,user=b'), propagator });
+    expect(carrier.baggage).toBe('user=a,tenant=acme,user=b');
+    // A rule that withholds a key withholds each of its duplicates.
+    const policy = createDestinationPolicy({ rules: [{ hosts: ['partner.example.com'], baggage: ['tenant'] }] });
+    const partner: Record<string, string> = {};
+    inject(partner, { url: 'https://partner.example.com/', context: inbound('tenant=acme,user=a,user=b'), propagator, policy });
+    expect(partner.baggage).toBe('tenant=acme');
+  });
 });
 
 describe('inject() safety', () => {

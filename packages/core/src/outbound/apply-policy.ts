@@ -5,7 +5,7 @@
  * each kind of withholding warns once with the rule that acted and how to allow it.
  */
 import { propagation, trace, type Baggage, type Context } from '@opentelemetry/api';
-import { baggageMembersOf, rawBaggageHeaderOf } from '../baggage/wire-baggage.js';
+import { baggageMembersOf, createBaggageFromMembers, rawBaggageOf } from '../baggage/wire-baggage.js';
 import type { BaggageMember } from '../baggage/types.js';
 import { countDiagnostic, warnOnce } from '../diagnostics/diagnostics.js';
 import type { DestinationDecision } from '../policy/destination.js';
@@ -110,14 +110,19 @@ const cleanHeaders = new WeakMap<DestinationDecision, Map<string, SensitiveDataG
 const ALL_KEPT_MARK = Symbol('all kept');
 
 function filterBaggage(baggage: Baggage, decision: DestinationDecision, guard: SensitiveDataGuard): FilterResult | typeof ALL_KEPT_MARK {
-  const raw = rawBaggageHeaderOf(baggage);
+  const rawHeader = rawBaggageOf(baggage);
+  const raw = rawHeader?.text;
   const clean = raw === undefined ? undefined : cleanHeaders.get(decision);
   if (clean !== undefined && clean.get(raw!) === guard) return ALL_KEPT_MARK;
   for (let i = 0; i < RECENT_RESULTS; i++) {
     const result = recent[i];
     if (result !== undefined && result.baggage === baggage && result.decision === decision && result.guard === guard) return result;
   }
-  const members = baggageMembersOf(baggage);
+  let members = baggageMembersOf(baggage);
+  // The header the baggage was read from goes on as it came when nothing is dropped: with a
+  // duplicate key it holds members the baggage does not (it keeps the last), each checked too.
+  const duplicates = rawHeader !== undefined && rawHeader.members !== members.length;
+  if (duplicates) members = parseBaggage(rawHeader.text).members;
   const { kept, withheld, refused, invalid } = filterMembers(members, decision, guard);
   if (kept === members && raw !== undefined) {
     let texts = clean ?? cleanHeaders.get(decision);
@@ -127,6 +132,7 @@ function filterBaggage(baggage: Baggage, decision: DestinationDecision, guard: S
   }
   let keptBaggage: Baggage | undefined = baggage;
   if (kept.length === 0) keptBaggage = undefined;
+  else if (kept !== members && duplicates) keptBaggage = createBaggageFromMembers(kept);
   else if (kept !== members) {
     const keep = new Set(kept.map((member) => member.key));
     keptBaggage = baggage.removeEntries(...members.filter((member) => !keep.has(member.key)).map((member) => member.key));
