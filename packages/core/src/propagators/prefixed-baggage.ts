@@ -5,14 +5,18 @@
  * that they can still be forwarded as one `baggage` header.
  */
 import { propagation, type Context, type TextMapGetter, type TextMapSetter } from '@opentelemetry/api';
-import { countDiagnostic } from '../diagnostics/diagnostics.js';
+import { countDiagnostic, warnOnce } from '../diagnostics/diagnostics.js';
 import { MAX_BAGGAGE_BYTES, MAX_BAGGAGE_MEMBERS } from '../wire/baggage-limits.js';
 import { isBaggageKey } from '../wire/baggage.js';
 
 /**
- * Writes each baggage entry of `context` as a `{prefix}{key}` header. Entries whose key is not an
- * HTTP token (an invalid header name: Node throws on those) or whose value `encode` refuses
- * (returns undefined) are left out.
+ * Writes each baggage entry of `context` as a `{prefix}{key}` header, within the W3C Baggage
+ * limits (64 entries, 8,192 bytes of keys, separators and values as written, as one `baggage`
+ * header would hold them): an entry that would go over is left out and counted as
+ * `inject.baggage.over_limit` (a downstream server refuses a request whose headers are too large
+ * as a whole). Entries whose key is not an HTTP token (an invalid header name: Node throws on
+ * those) are left out; an entry whose value `encode` refuses (returns undefined) is left out and
+ * counted as `inject.baggage.invalid_member`.
  */
 export function injectPrefixedBaggage(
   context: Context,
@@ -23,17 +27,50 @@ export function injectPrefixedBaggage(
 ): void {
   const baggage = propagation.getBaggage(context);
   if (baggage === undefined) return;
+  let written = 0;
+  let bytes = 0;
+  let overLimit = 0;
+  let invalid = 0;
   for (const [key, entry] of baggage.getAllEntries()) {
     if (!isBaggageKey(key)) continue;
     const value = encode(entry.value);
-    if (value !== undefined) set.set(carrier, prefix + key, value);
+    if (value === undefined) {
+      invalid++;
+      continue;
+    }
+    // Keys are tokens and encoded values ASCII: lengths are sizes in bytes.
+    const size = (written > 0 ? 1 : 0) + key.length + 1 + value.length;
+    if (written >= MAX_BAGGAGE_MEMBERS || bytes + size > MAX_BAGGAGE_BYTES) {
+      overLimit++;
+      continue;
+    }
+    set.set(carrier, prefix + key, value);
+    written++;
+    bytes += size;
   }
+  if (invalid > 0) countDiagnostic('inject.baggage.invalid_member', invalid);
+  if (overLimit > 0) {
+    countDiagnostic('inject.baggage.over_limit', overLimit);
+    warnOnce(
+      'CTXPROP_OUTBOUND_PREFIXED_BAGGAGE_OVER_LIMIT',
+      `ctxprop: outbound ${prefix}* baggage headers went over ${MAX_BAGGAGE_MEMBERS} entries or ${MAX_BAGGAGE_BYTES} bytes (the W3C Baggage limits); whole entries were left out.`,
+    );
+  }
+}
+
+/** True when every character of `raw` is visible ASCII, space or tab: what a header value sent by a conforming client holds. */
+function isAsciiHeaderText(raw: string): boolean {
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c > 0x7e) return false;
+  }
+  return true;
 }
 
 /**
  * Adds every `{prefix}{key}` header of `carrier` to the baggage of `context`. `decode` turns a
  * header value into the entry's value, or undefined when it cannot (counted as
- * `extract.baggage.invalid_member`). `prefix` is lower case; header names match in any case.
+ * `extract.baggage.invalid_member`, as is a value with characters outside visible ASCII). `prefix` is lower case; header names match in any case.
  */
 export function extractPrefixedBaggage(
   context: Context,
@@ -51,7 +88,9 @@ export function extractPrefixedBaggage(
     // The first of repeated headers (arrays only: a baggage value may contain commas).
     const raw: unknown = Array.isArray(header) ? header[0] : header;
     if (typeof raw !== 'string') continue;
-    const value = decode(raw);
+    // Raw non-ASCII is refused, not decoded: Node hands a header's UTF-8 bytes over as Latin-1
+    // characters, which a message carrier's string does not; neither format sends it unencoded.
+    const value = isAsciiHeaderText(raw) ? decode(raw) : undefined;
     if (value === undefined) {
       countDiagnostic('extract.baggage.invalid_member');
       continue;
