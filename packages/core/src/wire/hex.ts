@@ -23,8 +23,11 @@ export function isLowerHex(text: string, start = 0, end = text.length): boolean 
 export function isHex(text: string, start = 0, end = text.length): boolean {
   if (end > text.length) return false;
   for (let i = start; i < end; i++) {
-    const c = text.charCodeAt(i) | 0x20; // fold A-F onto a-f; digits are unchanged
-    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) continue;
+    // Letters only are folded (A-F onto a-f): folding first would also turn U+0010-U+0019 into digits.
+    const letter = c | 0x20;
+    if (letter < 97 || letter > 102) return false;
   }
   return true;
 }
