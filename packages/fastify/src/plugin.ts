@@ -61,9 +61,10 @@ function setUp(handler: InboundHandler<FastifyRequest>, request: FastifyRequest,
       finishWithResponse(scope, reply.raw);
     }
     // The request's and response's events ('data', 'end', 'close', 'finish') come from the socket's
-    // context, not this request's: run their listeners in the request's. That covers onResponse
-    // and onRequestAbort hooks (Fastify runs them from 'finish' and 'close') without a hook of our
-    // own there, which would make Fastify add response listeners to every request.
+    // context, not this request's: run their listeners in the request's latest context, or in the
+    // one derived from it (a child span) they were added in. That covers onResponse and
+    // onRequestAbort hooks (Fastify runs them from 'finish' and 'close') without a hook of our own
+    // there, which would make Fastify add response listeners to every request.
     runEmitterInContext(request.raw, scope.context);
     runEmitterInContext(reply.raw, scope.context);
   } catch {

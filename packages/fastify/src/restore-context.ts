@@ -161,12 +161,36 @@ type RouteContext = { [WRAPPED]?: true; handler?: LifecycleHook; contentTypePars
 >;
 
 /**
+ * The route context `reply.callNotFound()` switches a request of `routeContext` to, which Fastify
+ * keeps on it under `Symbol('fastify.404ContextKey')` (Fastify 4 and 5): the not-found handler of
+ * the route's encapsulation context, with the route's onSend hooks. Null on a not-found route
+ * context itself.
+ */
+function notFoundContextOf(routeContext: RouteContext): RouteContext | null {
+  for (const key of Object.getOwnPropertySymbols(routeContext)) {
+    if (key.description !== 'fastify.404ContextKey') continue;
+    const notFound = (routeContext as Record<symbol, unknown>)[key];
+    return typeof notFound === 'object' && notFound !== null ? (notFound as RouteContext) : null;
+  }
+  return null;
+}
+
+/**
  * Wraps the hooks and handler of one route context, once, and the `run` of its content-type
  * parser (shared by the routes of an encapsulation context: an own property of that parser,
- * wrapped once).
+ * wrapped once); then those of the not-found route context the route's requests can be switched
+ * to (`reply.callNotFound()`), which they reach without passing onRequest again. That one is the
+ * route's own (a copy of the not-found handler's on Fastify 4, an object inheriting from it on
+ * Fastify 5), hence the own-property test: the not-found handler's may be wrapped already.
  */
 function wrapRouteContext(routeContext: RouteContext): void {
   routeContext[WRAPPED] = true;
+  wrapSteps(routeContext);
+  const notFound = notFoundContextOf(routeContext);
+  if (notFound !== null && !Object.prototype.hasOwnProperty.call(notFound, WRAPPED)) wrapRouteContext(notFound);
+}
+
+function wrapSteps(routeContext: RouteContext): void {
   if (typeof routeContext.handler === 'function' && !routeContext.handler[RESTORING]) routeContext.handler = restoringHook(routeContext.handler, 'the handler');
   const parser = routeContext.contentTypeParser;
   if (typeof parser === 'object' && parser !== null && typeof parser.run === 'function' && !parser.run[RESTORING]) parser.run = restoringParserRun(parser.run);
