@@ -149,4 +149,4 @@ const ctxpropFastify: FastifyPluginCallback<CtxpropOptions> = function ctxpropFa
  * });
  * ```
  */
-export const ctxprop = fp(ctxpropFastify, { fastify: '4.x || 5.x', name: PACKAGE_NAME });
+export const ctxprop = fp(ctxpropFastify, { fastify: '>=4.7.0 <6', name: PACKAGE_NAME });

@@ -8,7 +8,7 @@ import { context, propagation } from '@opentelemetry/api';
 import type { FastifyInstance } from 'fastify';
 import { diagnosticsSnapshot, resetDiagnostics } from '@ctxprop/core';
 import { ctxprop } from '@ctxprop/fastify';
-import { FRAMEWORKS, listen, startDownstream, TRACEPARENT, type Downstream } from './support/frameworks';
+import { FRAMEWORKS_WITH_OLDEST, listen, startDownstream, TRACEPARENT, type Downstream } from './support/frameworks';
 import { startRecordingSdk } from './support/sdk';
 
 const sdk = startRecordingSdk();
@@ -29,7 +29,7 @@ function parseHeader(header: unknown): Record<string, string> {
   return out;
 }
 
-describe.each(FRAMEWORKS)('%s', (_framework, createApp) => {
+describe.each(FRAMEWORKS_WITH_OLDEST)('%s', (_framework, createApp) => {
   let app: FastifyInstance;
   let downstream: Downstream;
 

@@ -8,7 +8,7 @@
 import { context, propagation, ROOT_CONTEXT, trace, type Baggage } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { ctxprop, type CtxpropOptions } from '@ctxprop/fastify';
-import { FRAMEWORKS, listen } from './support/frameworks';
+import { FRAMEWORKS_WITH_OLDEST, listen } from './support/frameworks';
 import { startRecordingSdk } from './support/sdk';
 
 const sdk = startRecordingSdk();
@@ -48,7 +48,7 @@ function addBaggage(request: FastifyRequest, _reply: FastifyReply, done: HookHan
 /** What one request's code saw, by place. */
 type Points = Record<string, Seen | number>;
 
-describe.each(FRAMEWORKS)('%s: a context derived from the request\'s', (_name, createApp) => {
+describe.each(FRAMEWORKS_WITH_OLDEST)('%s: a context derived from the request\'s', (_name, createApp) => {
   let app: FastifyInstance;
   let base: string;
   const points = new Map<string, Points>();

@@ -19,7 +19,7 @@ describe('the plugin object', () => {
     // fastify-plugin's documented markers: skip-override shares the hooks and decorators with the
     // parent, plugin-meta carries the name and the supported Fastify range.
     expect(plugin[Symbol.for('skip-override')]).toBe(true);
-    expect(plugin[Symbol.for('plugin-meta')]).toEqual(expect.objectContaining({ name: '@ctxprop/fastify', fastify: '4.x || 5.x' }));
+    expect(plugin[Symbol.for('plugin-meta')]).toEqual(expect.objectContaining({ name: '@ctxprop/fastify', fastify: '>=4.7.0 <6' }));
     expect(plugin[Symbol.for('fastify.display-name')]).toBe('@ctxprop/fastify');
   });
 });

@@ -12,7 +12,7 @@ import { Writable } from 'node:stream';
 import { configureDiagnostics, diagnosticsSnapshot, resetDiagnostics } from '@ctxprop/core';
 import { ctxprop, type CtxpropOptions } from '@ctxprop/fastify';
 import { createPooledConnection, type PooledConnection } from '../../core/test/pooled-connection';
-import { FRAMEWORKS, listen, startDownstream, type Downstream } from './support/frameworks';
+import { FRAMEWORKS_WITH_OLDEST, listen, startDownstream, type Downstream } from './support/frameworks';
 
 const PARENT = '00f067aa0ba902b7';
 const traceIdOf = (n: number) => (n + 1).toString(16).padStart(32, '0');
@@ -72,7 +72,7 @@ async function failing(): Promise<never> {
   throw new Error('the order service failed');
 }
 
-describe.each(FRAMEWORKS)('%s: the error handler after onError hooks that lose the context', (_name, createApp) => {
+describe.each(FRAMEWORKS_WITH_OLDEST)('%s: the error handler after onError hooks that lose the context', (_name, createApp) => {
   let app: FastifyInstance;
   let pool: PooledConnection;
   let downstream: Downstream;

@@ -8,14 +8,14 @@ import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { ctxprop } from '@ctxprop/fastify';
-import { FRAMEWORKS, listen, PARENT_ID, startDownstream, TRACE_ID, TRACEPARENT, waitFor, type Downstream } from './support/frameworks';
+import { FRAMEWORKS_WITH_OLDEST, listen, PARENT_ID, startDownstream, TRACE_ID, TRACEPARENT, waitFor, type Downstream } from './support/frameworks';
 import { startRecordingSdk } from './support/sdk';
 
 const sdk = startRecordingSdk();
 
 afterAll(() => sdk.provider.shutdown());
 
-describe.each(FRAMEWORKS)('%s', (_framework, createApp) => {
+describe.each(FRAMEWORKS_WITH_OLDEST)('%s', (_framework, createApp) => {
   let app: FastifyInstance;
   let downstream: Downstream;
   let slowDone: Promise<void>;

@@ -5,6 +5,10 @@
 import fastify5 from 'fastify';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import fastify4 from 'fastify4';
+// The oldest Fastify the plugin supports (the first 4.x that keeps the route context under
+// Symbol('fastify.context')), installed under an alias.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const fastify4Oldest = require('fastify4-oldest') as typeof fastify4;
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
@@ -36,6 +40,16 @@ export type FastifyFactory = (options?: FastifyServerOptions) => FastifyInstance
 export const FRAMEWORKS: ReadonlyArray<[name: string, create: FastifyFactory]> = [
   ['Fastify 5', (options) => fastify5(options)],
   ['Fastify 4', (options) => fastify4(options as never) as unknown as FastifyInstance],
+];
+
+/**
+ * {@link FRAMEWORKS} and the oldest Fastify 4 the plugin supports (4.7.0), for the tests of what
+ * depends on Fastify's internals (the route context the plugin wraps, the raw request's events)
+ * rather than on features later releases added (onRequestAbort, the 408 of requestTimeout).
+ */
+export const FRAMEWORKS_WITH_OLDEST: ReadonlyArray<[name: string, create: FastifyFactory]> = [
+  ...FRAMEWORKS,
+  ['Fastify 4.7', (options) => fastify4Oldest(options as never) as unknown as FastifyInstance],
 ];
 
 /** Starts `app` on 127.0.0.1 and returns its base URL. */
