@@ -1,7 +1,9 @@
 import { context, propagation, ROOT_CONTEXT } from '@opentelemetry/api';
 import {
   createSensitiveDataGuard,
+  type CtxpropError,
   diagnosticsSnapshot,
+  isCtxpropError,
   ensureContextManager,
   getActiveBaggage,
   resetDiagnostics,
@@ -44,5 +46,26 @@ describe('setBaggage() refuses entries that look like secrets or personal data w
     const seen = withBaggage({ tier: 'gold', password: 'p' }, () => getActiveBaggage().toJSON());
     expect(seen).toEqual({ tier: 'gold' });
     context.disable();
+  });
+});
+
+describe('setBaggage() given what is not a context, entries or options', () => {
+  it.each([null, undefined, 'ctx', {}])('throws a CtxpropError naming the argument for a context of %p', (ctx) => {
+    const error = (() => {
+      try {
+        setBaggage(ctx as never, { tenant: 'acme' });
+      } catch (caught) {
+        return caught;
+      }
+      return undefined;
+    })();
+    expect(isCtxpropError(error)).toBe(true);
+    expect((error as CtxpropError).code).toBe('CTXPROP_INVALID_ARGUMENT');
+    expect((error as Error).message).toMatch(/^ctxprop: setBaggage\(\) takes a Context as its first argument/);
+  });
+
+  it('takes null options as none, and returns the context unchanged for entries that are not an object', () => {
+    expect(propagation.getBaggage(setBaggage(ROOT_CONTEXT, { tenant: 'acme' }, null as never))?.getEntry('tenant')?.value).toBe('acme');
+    expect(setBaggage(ROOT_CONTEXT, null as never)).toBe(ROOT_CONTEXT);
   });
 });

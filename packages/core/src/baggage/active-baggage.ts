@@ -6,6 +6,7 @@
 import { context, propagation, type Context } from '@opentelemetry/api';
 import { ensureContextManager } from '../context/runtime.js';
 import { countDiagnostic, warnOnce } from '../diagnostics/diagnostics.js';
+import { CtxpropError, describe } from '../errors.js';
 import { defaultSensitiveDataGuard, type SensitiveDataGuard } from '../policy/sensitive-data.js';
 import { isBaggageKey } from '../wire/baggage.js';
 import { createBaggageView, type BaggageView } from './baggage-view.js';
@@ -76,7 +77,8 @@ export interface SetBaggageOptions {
  * An entry whose key is not a token, or whose value or properties are malformed, is skipped and
  * counted as `baggage.invalid_set`. An entry the sensitive-data guard refuses (a key like
  * `auth.token`, a value like an e-mail address or a JWT) is never set: baggage travels in clear
- * text to every service downstream.
+ * text to every service downstream. Throws a `CtxpropError` (`CTXPROP_INVALID_ARGUMENT`) when
+ * `ctx` is not a context.
  *
  * @example
  * ```ts
@@ -84,9 +86,12 @@ export interface SetBaggageOptions {
  * context.with(ctx, () => fetch(url)); // the outbound request carries the baggage
  * ```
  */
-export function setBaggage(ctx: Context, entries: BaggageEntries, options: SetBaggageOptions = {}): Context {
+export function setBaggage(ctx: Context, entries: BaggageEntries, options?: SetBaggageOptions): Context {
+  if (typeof (ctx as Partial<Context> | null | undefined)?.getValue !== 'function' || typeof ctx.setValue !== 'function') {
+    throw new CtxpropError('CTXPROP_INVALID_ARGUMENT', `ctxprop: setBaggage() takes a Context as its first argument (got ${describe(ctx)}); to change the active context's baggage, use withBaggage(entries, fn), or setBaggage(context.active(), entries).`);
+  }
   if (typeof entries !== 'object' || entries === null) return ctx;
-  const guard = options.sensitiveDataGuard ?? defaultSensitiveDataGuard;
+  const guard = options?.sensitiveDataGuard ?? defaultSensitiveDataGuard;
   const members: BaggageMember[] = [];
   for (const key of Object.keys(entries)) {
     const member = memberOf(key, entries[key]);
