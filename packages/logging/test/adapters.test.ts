@@ -22,7 +22,7 @@ import { pinoMixin } from '@ctxprop/logging';
 import { capturedPino, capturedWinston, LineSink, type LogRecord } from './support/capture';
 import { callAll } from './support/call-all';
 import { mismatches } from './support/expect-lines';
-import type { Served } from './support/servers';
+import { serveExpressApp, type Served } from './support/servers';
 import { sentContext } from './support/trace-headers';
 
 // Express 4 installed under an alias: no types of its own, and the same API as far as used here.
@@ -63,16 +63,7 @@ function serveExpress(express: typeof express5): Serve {
     app.get('/work/:n', (req, res) => {
       work(Number(req.params.n)).then(() => res.json({ ok: true }));
     });
-    const server = createServer(app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    return {
-      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      close: async () => {
-        middleware.close();
-        server.closeAllConnections();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
-      },
-    };
+    return serveExpressApp(app, middleware);
   };
 }
 

@@ -13,7 +13,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { capturedPinoCorrelation } from './support/capture';
 import { startRecordingSdk } from './support/sdk';
-import type { Served } from './support/servers';
+import { serveExpressApp, type Served } from './support/servers';
 import { sentContext } from './support/trace-headers';
 
 const sdk = startRecordingSdk();
@@ -42,16 +42,7 @@ async function serveExpress(): Promise<Served> {
     work((tier) => req.setBaggage({ 'customer.tier': tier }));
     res.json({ ok: true });
   });
-  const server = createServer(app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: async () => {
-      middleware.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  return serveExpressApp(app, middleware);
 }
 
 async function serveFastify(): Promise<Served> {

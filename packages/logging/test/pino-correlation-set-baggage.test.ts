@@ -17,7 +17,7 @@ import fastify4 from 'fastify4';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { capturedPino, capturedPinoCorrelation, type LogRecord } from './support/capture';
-import type { Served } from './support/servers';
+import { serveExpressApp, type Served } from './support/servers';
 import { sentContext, type SentContext } from './support/trace-headers';
 
 // Express 4 installed under an alias: no types of its own, and the same API as far as used here.
@@ -86,16 +86,7 @@ function serveExpress(express: typeof express5, setterOf: SetterOf): Serve {
       const n = Number(req.params.n);
       work(n, setterOf(req)).then(() => res.json({ ok: true }));
     });
-    const server = createServer(app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    return {
-      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      close: async () => {
-        middleware.close();
-        server.closeAllConnections();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
-      },
-    };
+    return serveExpressApp(app, middleware);
   };
 }
 

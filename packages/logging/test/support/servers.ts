@@ -9,7 +9,7 @@ import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } 
 import * as core from '@ctxprop/core';
 import express5 from 'express';
 import fastify from 'fastify';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 // Express 4 installed under an alias: no types of its own, and the same API as far as used here.
@@ -96,5 +96,22 @@ export async function serve(framework: FrameworkName, work: Work, tracer?: Trace
   return {
     url: `http://127.0.0.1:${port}`,
     close: () => new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve()))),
+  };
+}
+
+/**
+ * Serves an Express app on 127.0.0.1; `close()` closes `middleware` (ctxprop's, which holds
+ * outbound propagation), then the connections and the server.
+ */
+export async function serveExpressApp(app: (req: IncomingMessage, res: ServerResponse) => void, middleware: { close(): void }): Promise<Served> {
+  const server = createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: async () => {
+      middleware.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
   };
 }
