@@ -15,7 +15,6 @@ import { ctxprop as ctxpropFastify } from '@ctxprop/fastify';
 import express5 from 'express';
 import fastify5, { LogController, type FastifyInstance } from 'fastify';
 import fastify4 from 'fastify4';
-import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createPooledConnection, type PooledConnection } from '../../core/test/pooled-connection';
 import { pinoMixin } from '@ctxprop/logging';

@@ -9,7 +9,6 @@ import { ctxprop as ctxpropExpress } from '@ctxprop/express';
 import { ctxprop as ctxpropFastify } from '@ctxprop/fastify';
 import express5 from 'express';
 import fastify5 from 'fastify';
-import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { capturedPinoCorrelation } from './support/capture';
 import { startRecordingSdk } from './support/sdk';

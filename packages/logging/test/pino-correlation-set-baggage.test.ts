@@ -14,7 +14,6 @@ import { ctxprop as ctxpropFastify } from '@ctxprop/fastify';
 import express5 from 'express';
 import fastify5, { type FastifyInstance } from 'fastify';
 import fastify4 from 'fastify4';
-import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { capturedPino, capturedPinoCorrelation, type LogRecord } from './support/capture';
 import { serveExpressApp, type Served } from './support/servers';
