@@ -142,6 +142,14 @@ describe('createTrustPolicy() with a function', () => {
     expect(policy.decide(info('c'))).toEqual({ context: 'ignore', baggage: 'allowlist' });
   });
 
+  it("reads 'link' from the decide of the object form as untrusted: linked, with only the untrustedBaggage keys kept", () => {
+    const policy = createTrustPolicy({ decide: (request) => (request.path?.startsWith('/internal/') ? 'trust' : 'link'), untrustedBaggage: ['synthetic.test'] });
+    expect(policy.decide({ ...info('203.0.113.9'), path: '/internal/jobs' })).toEqual({ context: 'trust', baggage: 'keep' });
+    expect(policy.decide({ ...info('203.0.113.9'), path: '/orders' })).toEqual({ context: 'link', baggage: 'allowlist' });
+    const restricted = policy.restrictBaggage(propagation.createBaggage({ 'customer.tier': { value: 'platinum' }, 'synthetic.test': { value: '1' } }));
+    expect(restricted?.getAllEntries().map(([key]) => key)).toEqual(['synthetic.test']);
+  });
+
   it('takes a full verdict as returned', () => {
     const policy = createTrustPolicy({ decide: () => ({ context: 'trust', baggage: 'allowlist' }), untrustedBaggage: ['synthetic.test'] });
     expect(policy.decide(info('x'))).toEqual({ context: 'trust', baggage: 'allowlist' });

@@ -66,8 +66,10 @@ export interface TrustRequestInfo {
 }
 
 /**
- * Decides per request. A string is read as the fixed option of the same name (`link` keeps the
- * baggage, `ignore` cuts it to the allowlist); return a {@link TrustVerdict} to choose both parts.
+ * Decides per request. Given as the `trust` option itself, a string is read as the fixed option of
+ * the same name (`link` keeps the baggage, `ignore` cuts it to the allowlist); as the `decide` of
+ * {@link TrustPolicyOptions}, `link` and `ignore` both keep only the `untrustedBaggage` keys.
+ * Return a {@link TrustVerdict} to choose both parts.
  * It must be fast and must not throw: a throw or an unknown value is read as "untrusted".
  *
  * @example
@@ -192,10 +194,14 @@ function fixedVerdict(decision: TrustDecision): TrustVerdict {
   return decision === 'trust' ? TRUSTED : decision === 'link' ? LINKED : IGNORED;
 }
 
-/** Reads what a trust function returned; anything unknown is "untrusted". */
-function verdictOf(value: unknown, untrusted: TrustVerdict): TrustVerdict {
+/**
+ * Reads what a trust function returned; anything unknown is "untrusted". Given alone, `'link'` is
+ * the fixed option (baggage kept); as the `decide` of the object form, whose `untrusted` and
+ * `untrustedBaggage` say what becomes of requests not trusted, it is one of those.
+ */
+function verdictOf(value: unknown, untrusted: TrustVerdict, linked: TrustVerdict): TrustVerdict {
   if (value === 'trust') return TRUSTED;
-  if (value === 'link') return LINKED;
+  if (value === 'link') return linked;
   if (value === 'ignore') return IGNORED;
   if (typeof value === 'object' && value !== null) {
     const { context, baggage } = value as { context?: unknown; baggage?: unknown };
@@ -320,7 +326,7 @@ export function createTrustPolicy(trust?: TrustOption, option = 'trust'): TrustP
     const restrict = restrictTo(new Set());
     return { trustsEverything: false, decide: () => verdict, restrictBaggage: restrict };
   }
-  if (typeof trust === 'function') return fromFunction(trust, UNTRUSTED_LINK, new Set(), option);
+  if (typeof trust === 'function') return fromFunction(trust, UNTRUSTED_LINK, LINKED, new Set(), option);
   if (typeof trust !== 'object' || trust === null || Array.isArray(trust)) {
     throw new InvalidOptionError(option, `'trust', 'link', 'ignore', a function or an object`, trust);
   }
@@ -344,7 +350,7 @@ export function createTrustPolicy(trust?: TrustOption, option = 'trust'): TrustP
         'Check the address or header inside your function, or drop the function.',
       );
     }
-    return fromFunction(decide, untrustedVerdict, allowed, option);
+    return fromFunction(decide, untrustedVerdict, UNTRUSTED_LINK, allowed, option);
   }
   if (trustedAddresses === undefined && trustedHeader === undefined) {
     throw new InvalidOptionError(
@@ -377,12 +383,12 @@ export function createTrustPolicy(trust?: TrustOption, option = 'trust'): TrustP
   };
 }
 
-function fromFunction(decide: TrustFunction, untrusted: TrustVerdict, allowed: ReadonlySet<string>, option: string): TrustPolicy {
+function fromFunction(decide: TrustFunction, untrusted: TrustVerdict, linked: TrustVerdict, allowed: ReadonlySet<string>, option: string): TrustPolicy {
   return {
     trustsEverything: false,
     decide(request: TrustRequestInfo): TrustVerdict {
       try {
-        return verdictOf(decide(request), untrusted);
+        return verdictOf(decide(request), untrusted, linked);
       } catch (error) {
         countDiagnostic('internal.error');
         warnOnce(
