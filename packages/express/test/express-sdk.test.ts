@@ -202,6 +202,21 @@ describe.each(EXPRESS_VERSIONS)('%s with the OpenTelemetry SDK', (_name, express
     }
   });
 
+  it("puts only http or https in url.scheme: another X-Forwarded-Proto from a trusted proxy falls back to the connection's (no metric series per value)", async () => {
+    const trusting = buildApp(express, { outbound: false });
+    trusting.set('trust proxy', true);
+    const server = await listen(trusting);
+    try {
+      for (const proto of ['attacker-1, https', 'attacker-2', 'HTTPS', 'javascript']) {
+        await request(server.url).get('/sync').set('x-forwarded-proto', proto).expect(200);
+      }
+      const spans = await finishedSpans(4);
+      expect(spans.map((span) => span.attributes['url.scheme']).sort()).toEqual(['http', 'http', 'http', 'https']);
+    } finally {
+      await server.close();
+    }
+  });
+
   it("takes url.scheme, client.address and server.address from X-Forwarded-* only when the app's 'trust proxy' says so", async () => {
     const trusting = buildApp(express, { outbound: false });
     trusting.set('trust proxy', 'loopback');

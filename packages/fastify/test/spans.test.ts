@@ -53,6 +53,23 @@ describe.each(FRAMEWORKS_WITH_OLDEST)('%s', (_framework, createApp) => {
     await downstream.close();
   });
 
+  test("url.scheme is only http or https: another X-Forwarded-Proto behind trustProxy falls back to the connection's", async () => {
+    const trusting = createApp({ trustProxy: true });
+    await trusting.register(ctxprop, { outbound: false });
+    trusting.get('/scheme', async () => 'ok');
+    const url = await listen(trusting);
+    try {
+      for (const proto of ['attacker-1', 'https, attacker-2', 'HTTPS']) {
+        const response = await fetch(`${url}/scheme`, { headers: { 'x-forwarded-proto': proto } });
+        expect(response.status).toBe(200);
+      }
+      const spans = await sdk.serverSpans(3);
+      expect(spans.map((span) => span.attributes['url.scheme']).sort()).toEqual(['http', 'http', 'https']);
+    } finally {
+      await trusting.close();
+    }
+  });
+
   test('a routed request records one SERVER span named "{METHOD} {route}" with the HTTP attributes, child of the inbound parent', async () => {
     const base = await listen(app);
     const { port } = app.server.address() as AddressInfo;

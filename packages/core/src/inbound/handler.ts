@@ -201,7 +201,7 @@ class Handler<Request> implements InboundHandler<Request>, InboundScopeRuntime<R
           const remote = trace.getSpanContext(extracted);
           if (remote !== undefined && remote !== trace.getSpanContext(active)) links = [{ context: remote }];
         }
-        scheme = accessors.scheme(request);
+        scheme = urlSchemeOf(accessors, request);
         protocolVersion = protocolVersionOf(accessors.protocolVersion?.(request));
         span = this.#startSpan(tracer, request, scheme, protocolVersion, route, headers, parent, !trusted, links);
       }
@@ -215,7 +215,7 @@ class Handler<Request> implements InboundHandler<Request>, InboundScopeRuntime<R
     if (options.metrics && existing === undefined) {
       histogram = this.#telemetry.histogram();
       if (histogram !== undefined) {
-        if (scheme === undefined) scheme = accessors.scheme(request);
+        if (scheme === undefined) scheme = urlSchemeOf(accessors, request);
         if (protocolVersion === null) protocolVersion = protocolVersionOf(accessors.protocolVersion?.(request));
       }
     }
@@ -307,4 +307,20 @@ export function createInboundHandler<Request>(
   accessors: InboundRequestAccessors<Request>,
 ): InboundHandler<Request> {
   return new Handler(options, accessors);
+}
+
+/**
+ * `url.scheme`: `http` or `https` as the framework resolves it, any case. Behind a proxy the
+ * framework reads X-Forwarded-Proto, which holds whatever the client (or a proxy that appends to
+ * it) sent: any other value would put a new series on the duration histogram per value sent, so
+ * the connection's own scheme is used instead.
+ */
+function urlSchemeOf<Request>(accessors: InboundRequestAccessors<Request>, request: Request): string | undefined {
+  const reported = accessors.scheme(request);
+  if (reported === 'http' || reported === 'https') return reported;
+  const lower = typeof reported === 'string' ? reported.trim().toLowerCase() : undefined;
+  if (lower === 'http' || lower === 'https') return lower;
+  const connection = accessors.connection?.(request) as { readonly encrypted?: unknown } | null | undefined;
+  if (connection === undefined || connection === null) return undefined;
+  return connection.encrypted === true ? 'https' : 'http';
 }
