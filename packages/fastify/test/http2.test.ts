@@ -68,6 +68,12 @@ describe.each(FRAMEWORKS)('%s over HTTP/2', (_framework, createApp) => {
       return reply.code(201).send('late');
     });
     app.get('/created', async (_request, reply) => reply.code(201).send('made'));
+    app.get('/destroy', (_request, reply) => {
+      reply.hijack();
+      reply.raw.writeHead(200);
+      reply.raw.write('partial');
+      setTimeout(() => reply.raw.destroy(), 10);
+    });
     await app.listen({ port: 0, host: '127.0.0.1' });
     port = (app.server.address() as AddressInfo).port;
     session = connect(`http://127.0.0.1:${port}`);
@@ -120,6 +126,18 @@ describe.each(FRAMEWORKS)('%s over HTTP/2', (_framework, createApp) => {
     expect(span!.name).toBe('GET /slow');
     expect(span!.attributes['error.type']).toBe('aborted');
     expect(span!.attributes['http.response.status_code']).toBeUndefined();
+    expect(span!.status.code).toBe(SpanStatusCode.ERROR);
+  });
+
+  test("a stream the server destroys itself ends its span in error with the status sent and error.type '_OTHER', not 'aborted'", async () => {
+    const stream = session.request({ ':method': 'GET', ':path': '/destroy' });
+    stream.on('error', () => {});
+    stream.resume();
+    stream.end();
+    await new Promise((resolve) => stream.on('close', resolve));
+    const [span] = await sdk.serverSpans();
+    expect(span!.attributes['error.type']).toBe('_OTHER');
+    expect(span!.attributes['http.response.status_code']).toBe(200);
     expect(span!.status.code).toBe(SpanStatusCode.ERROR);
   });
 

@@ -36,8 +36,17 @@ export interface ResponseLike {
   /** True once the response was destroyed (the client went away; HTTP/1). */
   readonly destroyed?: boolean;
   /** The HTTP/2 stream of an `Http2ServerResponse`: destroyed once the client went away. */
-  readonly stream?: { readonly destroyed?: boolean; readonly rstCode?: number } | null;
+  readonly stream?: Http2StreamLike | null;
   on(event: 'finish' | 'close', listener: () => void): unknown;
+}
+
+/** The part of an `Http2Stream` {@link endScopeOnClose} reads. */
+interface Http2StreamLike {
+  readonly destroyed?: boolean;
+  /** The RST_STREAM code the stream closed with (0: none, a clean close). */
+  readonly rstCode?: number;
+  /** The error it was destroyed with: the client's reset (`ERR_HTTP2_STREAM_ERROR`), the connection's. */
+  readonly errored?: unknown;
 }
 
 /** The part of a `net.Socket` {@link endScopeOnClose} reads. */
@@ -57,6 +66,27 @@ const ERROR_TYPE_TIMEOUT = 'timeout';
 /** Socket errors that mean the client's end of the connection went away. */
 const CLIENT_GONE_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
 
+/** HTTP/2's CANCEL: what a client's cancelled stream, or its closed connection, leaves as the stream's code. */
+const NGHTTP2_CANCEL = 8;
+
+/**
+ * Whether the client ended an HTTP/2 stream that closed before its response was complete: it
+ * cancelled it (or closed the connection), reset it with an error code of its own, or its
+ * connection failed. Otherwise the server closed it (`res.destroy()`: no code, or
+ * INTERNAL_ERROR with an error).
+ */
+function clientEndedStream(stream: Http2StreamLike): boolean {
+  const code = (stream.errored as { readonly code?: unknown } | null | undefined)?.code;
+  if (code === 'ERR_HTTP2_STREAM_ERROR' || (typeof code === 'string' && CLIENT_GONE_CODES.has(code))) return true;
+  return stream.rstCode === NGHTTP2_CANCEL;
+}
+
+/** Ends `scope` for an HTTP/2 response whose stream closed before the response was complete. */
+function endIncompleteStream<Request>(scope: InboundScope<Request>, response: ResponseLike, stream: Http2StreamLike): void {
+  if (clientEndedStream(stream)) scope.abort();
+  else scope.serverAbort(response.headersSent === true ? response.statusCode : undefined);
+}
+
 /**
  * Ends `scope` from its response's `'close'`, which follows a complete response, a client that
  * went away, and a connection the server closed itself:
@@ -64,9 +94,9 @@ const CLIENT_GONE_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', '
  * - complete: the response finished and is not left on a destroyed socket (Node reports a response
  *   ended after its socket was destroyed as finished, though it was never sent) → `finish`;
  * - the client went away first: its connection read the client's end of the stream, or was reset
- *   (HTTP/1), or an HTTP/2 stream closed early (Node's HTTP/2 compatibility response emits
- *   `'finish'` then, which {@link finishWithResponse} tells from a complete one) → `abort`
- *   (`error.type` `aborted`);
+ *   (HTTP/1), or it cancelled or reset its HTTP/2 stream (Node's HTTP/2 compatibility response
+ *   emits `'finish'` then, which {@link finishWithResponse} tells from a complete one) → `abort`
+ *   (`error.type` `aborted`); an HTTP/2 stream the server destroyed is a server abort, below;
  * - the request was not received in full within the server's `requestTimeout` (Node, or Fastify's
  *   clientError handler, answers 408 itself) → `serverAbort` with 408 and `error.type` `timeout`
  *   (also in the rare case of a handler that sent its headers before the body was in, when Node
@@ -94,13 +124,18 @@ export function endScopeOnClose<Request>(scope: InboundScope<Request>, response:
       scope.finish(response.statusCode);
       return;
     }
+    const stream = response.stream;
+    if (stream !== undefined && stream !== null) {
+      endIncompleteStream(scope, response, stream);
+      return;
+    }
     const code = errored?.code;
     if (code === REQUEST_TIMEOUT_CODE) {
       // Node (or the framework's clientError handler) answered 408. The response's own headers may
       // say otherwise by now: an error handler answers the body parser's "request aborted" into
       // the dead connection before 'close'.
       scope.serverAbort(408, ERROR_TYPE_TIMEOUT);
-    } else if (response.stream !== undefined || socket === null || socket === undefined || socket.readableEnded === true || (typeof code === 'string' && CLIENT_GONE_CODES.has(code))) {
+    } else if (socket === null || socket === undefined || socket.readableEnded === true || (typeof code === 'string' && CLIENT_GONE_CODES.has(code))) {
       scope.abort();
     } else {
       scope.serverAbort(response.headersSent === true ? response.statusCode : undefined);
@@ -123,7 +158,7 @@ function onResponseFinish(this: WatchedResponse): void {
   // or not: a stream the client cancelled (or reset) before the response was ended is an abort.
   const stream = this.stream;
   if (stream !== undefined && stream !== null && (this.writableEnded !== true || (stream.rstCode !== undefined && stream.rstCode !== 0))) {
-    scope.abort();
+    endIncompleteStream(scope, this, stream);
     return;
   }
   scope.finish(this.statusCode);
