@@ -53,6 +53,18 @@ describe('the SERVER span', () => {
     expect(span!.status.code).toBe(SpanStatusCode.UNSET);
   });
 
+  it.each([
+    ['http://api.example.com:81/users/1?x=1', '/users/1', 'x=1'],
+    ['https://api.example.com', '/', undefined],
+    ['http://api.example.com?x=1', '/', 'x=1'],
+    ['HTTP://api.example.com/a/b', '/a/b', undefined],
+  ])('takes url.path of the absolute-form target %s (RFC 9112 §3.2.2) from its path, not the whole URL', (url, path, query) => {
+    handlerFor().start(fakeRequest({}, { url }))!.finish(200);
+    const [span] = exporter.getFinishedSpans();
+    expect(span!.attributes['url.path']).toBe(path);
+    expect(span!.attributes['url.query']).toBe(query);
+  });
+
   it('is named by the method alone while no route is known', () => {
     handlerFor().start(fakeRequest({}, { method: 'POST' }))!.finish(404);
     const [span] = exporter.getFinishedSpans();

@@ -93,8 +93,28 @@ export function serverSpanName(normalizedMethod: string, route: string | undefin
 /** The path part of a request target (`/a/b?x=1` gives `/a/b`). */
 export function pathOf(target: string | undefined): string | undefined {
   if (typeof target !== 'string') return undefined;
-  const query = target.indexOf('?');
-  return query === -1 ? target : target.slice(0, query);
+  const start = target.charCodeAt(0) === 0x2f ? 0 : absolutePathStart(target);
+  if (start === -1) return '/';
+  const query = target.indexOf('?', start);
+  if (start === 0) return query === -1 ? target : target.slice(0, query);
+  return query === -1 ? target.slice(start) : target.slice(start, query);
+}
+
+/**
+ * Where the path of an absolute-form target (`http://host:81/users/1?x=1`, RFC 9112 §3.2.2: sent
+ * to a proxy, and accepted by any server) starts after its authority; -1 when it has none (the
+ * path is then `/`); 0 for any other target (origin-form, or `*`).
+ */
+function absolutePathStart(target: string): number {
+  const separator = target.indexOf('://');
+  if (separator <= 0 || !/^[A-Za-z][A-Za-z0-9+.-]*$/.test(target.slice(0, separator))) return 0;
+  const authority = separator + 3;
+  for (let i = authority; i < target.length; i++) {
+    const c = target.charCodeAt(i);
+    if (c === 0x2f) return i;
+    if (c === 0x3f || c === 0x23) return -1;
+  }
+  return -1;
 }
 
 /**
