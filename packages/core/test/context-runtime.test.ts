@@ -126,6 +126,58 @@ describe('bindContext() and bindEmitter()', () => {
     expect(emitter.listenerCount('message')).toBe(1);
   });
 
+  it("removes listeners of an emitter OpenTelemetry's context manager bound first (instrumentation-http binds req and res)", () => {
+    context.disable();
+    context.setGlobalContextManager(new OtelAsyncLocalStorageContextManager().enable());
+    const emitter = new EventEmitter();
+    context.bind(withValue('otel'), emitter);
+    bindEmitter(emitter, withValue('ctxprop'));
+    const seen: unknown[] = [];
+    const listener = () => seen.push(valueNow());
+    emitter.on('data', listener);
+    emitter.emit('data');
+    emitter.removeListener('data', listener);
+    const once = () => seen.push(`once in ${String(valueNow())}`);
+    emitter.once('end', once);
+    emitter.off('end', once);
+    emitter.emit('data');
+    emitter.emit('end');
+    expect(seen).toEqual(['ctxprop']);
+    expect(emitter.listenerCount('data') + emitter.listenerCount('end')).toBe(0);
+  });
+
+  it('binds an emitter-like object that is not an EventEmitter (no rawListeners, no prependListener) and still removes its listeners', () => {
+    const listeners = new Map<string, Array<(...args: unknown[]) => unknown>>();
+    const emitter = {
+      on(event: string, listener: (...args: unknown[]) => unknown) {
+        listeners.set(event, [...(listeners.get(event) ?? []), listener]);
+        return this;
+      },
+      once(event: string, listener: (...args: unknown[]) => unknown) {
+        return this.on(event, listener);
+      },
+      addListener(event: string, listener: (...args: unknown[]) => unknown) {
+        return this.on(event, listener);
+      },
+      removeListener(event: string, listener: (...args: unknown[]) => unknown) {
+        listeners.set(event, (listeners.get(event) ?? []).filter((candidate) => candidate !== listener));
+        return this;
+      },
+      emit(event: string) {
+        for (const listener of listeners.get(event) ?? []) listener();
+      },
+    };
+    bindEmitter(emitter, withValue('bound'));
+    const seen: unknown[] = [];
+    const listener = () => seen.push(valueNow());
+    emitter.on('tick', listener);
+    context.with(withValue('emitting'), () => emitter.emit('tick'));
+    emitter.removeListener('tick', listener);
+    emitter.emit('tick');
+    expect(seen).toEqual(['bound']);
+    expect('prependListener' in emitter).toBe(false);
+  });
+
   it('removes a listener by the function added, the last added first, as Node does, once-listeners and listeners added before the binding included', () => {
     const emitter = new EventEmitter();
     const seen: unknown[] = [];

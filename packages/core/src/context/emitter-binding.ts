@@ -13,8 +13,9 @@ import type { Context } from '@opentelemetry/api';
 type Listener = (...args: unknown[]) => unknown;
 
 /**
- * The part of Node's `EventEmitter` that binding uses: any emitter, stream or socket (declared
- * here so that the declarations need no `@types/node`).
+ * The part of Node's `EventEmitter` that binding uses: any emitter, stream or socket, or an
+ * emitter-like object with `on`, `once` and `removeListener` (declared here so that the
+ * declarations need no `@types/node`).
  *
  * @example
  * ```ts
@@ -24,12 +25,12 @@ type Listener = (...args: unknown[]) => unknown;
 export interface ListenerEmitter {
   on(event: string | symbol, listener: (...args: unknown[]) => unknown): unknown;
   addListener(event: string | symbol, listener: (...args: unknown[]) => unknown): unknown;
-  prependListener(event: string | symbol, listener: (...args: unknown[]) => unknown): unknown;
+  prependListener?(event: string | symbol, listener: (...args: unknown[]) => unknown): unknown;
   once(event: string | symbol, listener: (...args: unknown[]) => unknown): unknown;
-  prependOnceListener(event: string | symbol, listener: (...args: unknown[]) => unknown): unknown;
+  prependOnceListener?(event: string | symbol, listener: (...args: unknown[]) => unknown): unknown;
   removeListener(event: string | symbol, listener: (...args: unknown[]) => unknown): unknown;
-  off(event: string | symbol, listener: (...args: unknown[]) => unknown): unknown;
-  rawListeners(event: string | symbol): unknown[];
+  off?(event: string | symbol, listener: (...args: unknown[]) => unknown): unknown;
+  rawListeners?(event: string | symbol): unknown[];
 }
 
 type AddMethod = (this: ListenerEmitter, event: string | symbol, listener: Listener) => unknown;
@@ -40,6 +41,12 @@ export type ListenerBinder = (ctx: Context, listener: Listener) => Listener;
 interface EmitterBinding {
   /** The context the listeners added from now on run in. */
   context: Context;
+  /**
+   * Per listener, the function last bound from it: what removal passes on when the registered
+   * listeners do not show it (an emitter another context manager patched before, whose own
+   * wrapper is what is registered; an emitter with no `rawListeners`).
+   */
+  readonly bound: WeakMap<Listener, Listener>;
 }
 
 const BINDING = Symbol.for('ctxprop.context.emitter-binding.v2');
@@ -68,36 +75,44 @@ export function bindEmitterListeners<E extends ListenerEmitter>(emitter: E, ctx:
     existing.context = ctx;
     return emitter;
   }
-  const binding: EmitterBinding = { context: ctx };
+  const binding: EmitterBinding = { context: ctx, bound: new WeakMap() };
   target[BINDING] = binding;
   const wrapAdd = (original: AddMethod) =>
     function (this: ListenerEmitter, event: string | symbol, listener: Listener) {
-      // Node's `once` adds a wrapper of the listener through `on`: here the listener was bound already.
-      if ((listener as TaggedListener).listener?.[ORIGINAL] !== undefined) return original.call(this, event, listener);
+      // Node's `once` adds a wrapper of the listener (`wrapper.listener`) through `on`: the listener
+      // was bound when `once` was called (here, or by another context manager patched under this).
+      if (typeof (listener as TaggedListener).listener === 'function') return original.call(this, event, listener);
       const bound = bindListener(binding.context, listener) as TaggedListener;
       bound[ORIGINAL] = listener;
+      if (typeof listener === 'function') binding.bound.set(listener, bound);
       return original.call(this, event, bound);
     };
   const wrapRemove = (original: AddMethod) =>
     function (this: ListenerEmitter, event: string | symbol, listener: Listener) {
-      return original.call(this, event, registeredFor(this, event, listener));
+      const registered = registeredFor(this, event, listener) ?? (typeof listener === 'function' ? binding.bound.get(listener) : undefined) ?? listener;
+      return original.call(this, event, registered);
     };
-  target.on = wrapAdd(target.on);
-  target.addListener = wrapAdd(target.addListener);
-  target.prependListener = wrapAdd(target.prependListener);
-  target.once = wrapAdd(target.once);
-  target.prependOnceListener = wrapAdd(target.prependOnceListener);
-  target.removeListener = wrapRemove(target.removeListener);
-  target.off = wrapRemove(target.off);
+  // Only the methods the emitter has (an emitter-like object may lack some).
+  const methods = target as unknown as Record<string, unknown>;
+  for (const name of ADD_METHODS) {
+    if (typeof methods[name] === 'function') methods[name] = wrapAdd(methods[name] as AddMethod);
+  }
+  for (const name of REMOVE_METHODS) {
+    if (typeof methods[name] === 'function') methods[name] = wrapRemove(methods[name] as AddMethod);
+  }
   return emitter;
 }
+
+const ADD_METHODS = ['on', 'addListener', 'prependListener', 'once', 'prependOnceListener'] as const;
+const REMOVE_METHODS = ['removeListener', 'off'] as const;
 
 /**
  * What `removeListener(event, listener)` must be given to remove the listener added last as
  * `listener`: the function bound from it, or `listener` itself (added before the binding), looked
- * for from the end as Node does.
+ * for from the end as Node does; undefined when the registered listeners do not show it.
  */
-function registeredFor(emitter: ListenerEmitter, event: string | symbol, listener: Listener): Listener {
+function registeredFor(emitter: ListenerEmitter, event: string | symbol, listener: Listener): Listener | undefined {
+  if (typeof emitter.rawListeners !== 'function') return undefined;
   const registered = emitter.rawListeners(event) as TaggedListener[];
   for (let i = registered.length - 1; i >= 0; i--) {
     // A `once` listener is registered as a wrapper that keeps the function as `listener`.
@@ -105,5 +120,5 @@ function registeredFor(emitter: ListenerEmitter, event: string | symbol, listene
     if (candidate === listener) return listener;
     if (candidate[ORIGINAL] === listener) return candidate;
   }
-  return listener;
+  return undefined;
 }
