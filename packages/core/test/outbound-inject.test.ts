@@ -7,6 +7,7 @@ import { baggageEntryMetadataFromString, defaultTextMapGetter, propagation, ROOT
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import fc from 'fast-check';
 import {
+  BaggagePropagator,
   configureDiagnostics,
   createDestinationPolicy,
   createPropagator,
@@ -133,6 +134,18 @@ describe('inject() with baggage read from an inbound header', () => {
     const partner: Record<string, string> = {};
     inject(partner, { url: 'https://partner.example.com/', context: inbound('tenant=acme,user=a,user=b'), propagator, policy });
     expect(partner.baggage).toBe('tenant=acme');
+  });
+
+  it('checks every member of a header with a duplicate key past the default 64 members, as its propagator allowed', () => {
+    const propagator = new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new BaggagePropagator({ limits: { maxMembers: 100 } })] });
+    const members = Array.from({ length: 70 }, (_, i) => `m${i}=v`);
+    const header = [...members, 'm0=w', 'email=bob%40example.com'].join(',');
+    const inbound = propagator.extract(contextWith(), { baggage: header }, defaultTextMapGetter);
+    const carrier: Record<string, string> = {};
+    inject(carrier, { url: 'http://orders.svc/', context: inbound, propagator });
+    expect(carrier.baggage).not.toContain('email=');
+    expect(carrier.baggage?.split(',')).toHaveLength(70);
+    expect(diagnosticsSnapshot()['baggage.sensitive.refused']).toBe(1);
   });
 });
 

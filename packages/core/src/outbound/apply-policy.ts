@@ -122,7 +122,8 @@ function filterBaggage(baggage: Baggage, decision: DestinationDecision, guard: S
   // The header the baggage was read from goes on as it came when nothing is dropped: with a
   // duplicate key it holds members the baggage does not (it keeps the last), each checked too.
   const duplicates = rawHeader !== undefined && rawHeader.members !== members.length;
-  if (duplicates) members = parseBaggage(rawHeader.text).members;
+  // Parsed within the header's own size and count: it was read within its propagator's limits.
+  if (duplicates) members = parseBaggage(rawHeader.text, { maxMembers: Math.min(Math.max(rawHeader.members, 1), 180), maxBytes: Math.max(rawHeader.text.length, 1) }).members;
   const { kept, withheld, refused, invalid } = filterMembers(members, decision, guard);
   if (kept === members && raw !== undefined) {
     let texts = clean ?? cleanHeaders.get(decision);
