@@ -7,7 +7,7 @@
  */
 import { propagation, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { FastifyInstance } from 'fastify';
-import { connect, constants, type ClientHttp2Session, type OutgoingHttpHeaders } from 'node:http2';
+import { connect, constants, type ClientHttp2Session, type Http2ServerResponse, type OutgoingHttpHeaders } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { ctxprop } from '@ctxprop/fastify';
 import { FRAMEWORKS, PARENT_ID, TRACE_ID, TRACEPARENT, waitFor } from './support/frameworks';
@@ -68,6 +68,12 @@ describe.each(FRAMEWORKS)('%s over HTTP/2', (_framework, createApp) => {
       return reply.code(201).send('late');
     });
     app.get('/created', async (_request, reply) => reply.code(201).send('made'));
+    app.get('/raw-respond', (_request, reply) => {
+      reply.hijack();
+      const { stream } = reply.raw as unknown as Http2ServerResponse;
+      stream.respond({ ':status': 201 });
+      stream.end('made on the stream');
+    });
     app.get('/destroy', (_request, reply) => {
       reply.hijack();
       reply.raw.writeHead(200);
@@ -127,6 +133,17 @@ describe.each(FRAMEWORKS)('%s over HTTP/2', (_framework, createApp) => {
     expect(span!.attributes['error.type']).toBe('aborted');
     expect(span!.attributes['http.response.status_code']).toBeUndefined();
     expect(span!.status.code).toBe(SpanStatusCode.ERROR);
+  });
+
+  test('a response the handler sent on the raw HTTP/2 stream (stream.respond(), then end()) ends its span with the status sent, not as an error', async () => {
+    const stream = session.request({ ':method': 'GET', ':path': '/raw-respond' });
+    stream.resume();
+    stream.end();
+    await new Promise((resolve) => stream.on('close', resolve));
+    const [span] = await sdk.serverSpans();
+    expect(span!.attributes['http.response.status_code']).toBe(201);
+    expect(span!.attributes['error.type']).toBeUndefined();
+    expect(span!.status.code).toBe(SpanStatusCode.UNSET);
   });
 
   test("a stream the server destroys itself ends its span in error with the status sent and error.type '_OTHER', not 'aborted'", async () => {

@@ -47,6 +47,26 @@ interface Http2StreamLike {
   readonly rstCode?: number;
   /** The error it was destroyed with: the client's reset (`ERR_HTTP2_STREAM_ERROR`), the connection's. */
   readonly errored?: unknown;
+  /** True once the server's side of the stream was sent in full. */
+  readonly writableFinished?: boolean;
+  /** The response headers sent on it (`:status` among them), also by `stream.respond()`. */
+  readonly sentHeaders?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Whether an HTTP/2 response was sent in full: its stream closed cleanly once the server's side was
+ * finished, through the compatibility response (`res.end()`) or the stream itself
+ * (`stream.respond()` and `end()`, `respondWithFile()`), which leaves the response unended.
+ */
+function streamCompleted(response: ResponseLike, stream: Http2StreamLike): boolean {
+  if (stream.rstCode !== undefined && stream.rstCode !== 0) return false;
+  return response.writableEnded === true || stream.writableFinished === true;
+}
+
+/** The status an HTTP/2 response was sent with: the stream's `:status` (set by `stream.respond()` too), else the response's. */
+function streamStatusOf(response: ResponseLike, stream: Http2StreamLike): number {
+  const status = stream.sentHeaders?.[':status'];
+  return typeof status === 'number' ? status : response.statusCode;
 }
 
 /** The part of a `net.Socket` {@link endScopeOnClose} reads. */
@@ -84,7 +104,7 @@ function clientEndedStream(stream: Http2StreamLike): boolean {
 /** Ends `scope` for an HTTP/2 response whose stream closed before the response was complete. */
 function endIncompleteStream<Request>(scope: InboundScope<Request>, response: ResponseLike, stream: Http2StreamLike): void {
   if (clientEndedStream(stream)) scope.abort();
-  else scope.serverAbort(response.headersSent === true ? response.statusCode : undefined);
+  else scope.serverAbort(response.headersSent === true || stream.sentHeaders !== undefined ? streamStatusOf(response, stream) : undefined);
 }
 
 /**
@@ -117,16 +137,17 @@ function endIncompleteStream<Request>(scope: InboundScope<Request>, response: Re
  */
 export function endScopeOnClose<Request>(scope: InboundScope<Request>, response: ResponseLike): void {
   try {
+    const stream = response.stream;
+    if (stream !== undefined && stream !== null) {
+      if (streamCompleted(response, stream)) scope.finish(streamStatusOf(response, stream));
+      else endIncompleteStream(scope, response, stream);
+      return;
+    }
     const attached = response.socket;
     const socket = response.req?.socket;
     const errored = socket?.errored as { readonly code?: unknown } | null | undefined;
     if (response.writableFinished === true && attached?.destroyed !== true && (errored === null || errored === undefined)) {
       scope.finish(response.statusCode);
-      return;
-    }
-    const stream = response.stream;
-    if (stream !== undefined && stream !== null) {
-      endIncompleteStream(scope, response, stream);
       return;
     }
     const code = errored?.code;
@@ -157,8 +178,9 @@ function onResponseFinish(this: WatchedResponse): void {
   // Node's HTTP/2 compatibility response emits 'finish' whenever its stream closes, sent in full
   // or not: a stream the client cancelled (or reset) before the response was ended is an abort.
   const stream = this.stream;
-  if (stream !== undefined && stream !== null && (this.writableEnded !== true || (stream.rstCode !== undefined && stream.rstCode !== 0))) {
-    endIncompleteStream(scope, this, stream);
+  if (stream !== undefined && stream !== null) {
+    if (streamCompleted(this, stream)) scope.finish(streamStatusOf(this, stream));
+    else endIncompleteStream(scope, this, stream);
     return;
   }
   scope.finish(this.statusCode);
