@@ -58,19 +58,37 @@ export function injectPrefixedBaggage(
   }
 }
 
-/** True when every character of `raw` is visible ASCII, space or tab: what a header value sent by a conforming client holds. */
-function isAsciiHeaderText(raw: string): boolean {
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The text of a header value: as it is when it is ASCII, or holds characters past U+00FF (a
+ * message carrier's string); a value whose characters are all bytes (U+0080 to U+00FF among them)
+ * and form valid UTF-8 is what Node hands over for a header's UTF-8 bytes (one Latin-1 character
+ * per byte), and is read as the UTF-8 it was sent as (`RenÃ©e` is `Renée`); other bytes are
+ * taken as Latin-1 text. Undefined for a control character.
+ */
+function headerText(raw: string): string | undefined {
+  let bytes = true;
+  let ascii = true;
   for (let i = 0; i < raw.length; i++) {
     const c = raw.charCodeAt(i);
-    if ((c < 0x20 && c !== 0x09) || c > 0x7e) return false;
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return undefined;
+    if (c > 0x7e) ascii = false;
+    if (c > 0xff) bytes = false;
   }
-  return true;
+  if (ascii || !bytes) return raw;
+  try {
+    return UTF8.decode(Buffer.from(raw, 'latin1'));
+  } catch {
+    return raw;
+  }
 }
 
 /**
  * Adds every `{prefix}{key}` header of `carrier` to the baggage of `context`. `decode` turns a
  * header value into the entry's value, or undefined when it cannot (counted as
- * `extract.baggage.invalid_member`, as is a value with characters outside visible ASCII). `prefix` is lower case; header names match in any case.
+ * `extract.baggage.invalid_member`, as is a value with a control character). A value of raw UTF-8
+ * bytes, as Node reads a header, is read as the text it encodes. `prefix` is lower case; header names match in any case.
  */
 export function extractPrefixedBaggage(
   context: Context,
@@ -88,9 +106,8 @@ export function extractPrefixedBaggage(
     // The first of repeated headers (arrays only: a baggage value may contain commas).
     const raw: unknown = Array.isArray(header) ? header[0] : header;
     if (typeof raw !== 'string') continue;
-    // Raw non-ASCII is refused, not decoded: Node hands a header's UTF-8 bytes over as Latin-1
-    // characters, which a message carrier's string does not; neither format sends it unencoded.
-    const value = isAsciiHeaderText(raw) ? decode(raw) : undefined;
+    const text = headerText(raw);
+    const value = text === undefined ? undefined : decode(text);
     if (value === undefined) {
       countDiagnostic('extract.baggage.invalid_member');
       continue;
