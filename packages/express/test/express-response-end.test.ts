@@ -29,6 +29,13 @@ function endingApp(express: ExpressFactory): Express {
     res.write('partial');
     next(new RangeError('generator failed'));
   });
+  // Answers before the body is in, then waits for it.
+  app.post('/early/:id', (req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.write('accepted; reading');
+    req.on('end', () => res.end());
+    req.resume();
+  });
   app.get('/destroy/:id', (_req, res) => {
     res.destroy();
   });
@@ -89,6 +96,25 @@ describe.each(EXPRESS_VERSIONS)('%s: a response that does not complete', (_name,
       expect(span!.attributes['error.type']).toBe('timeout');
       expect(span!.status.code).toBe(SpanStatusCode.ERROR);
       expect(await sdk.durationPoints()).toEqual([histogramPoint('POST', '/upload/:id', { 'http.response.status_code': 408, 'error.type': 'timeout' })]);
+    } finally {
+      (slowClientApp.locals['ctxprop'] as { close(): void }).close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it("keeps the status a response under way sent when the server's requestTimeout passes during the body upload (Node sends no 408 then)", async () => {
+    const slowClientApp = endingApp(express);
+    const server = createServer({ requestTimeout: 300, connectionsCheckingInterval: 50 }, slowClientApp);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const clientSaw = await stallUpload((server.address() as AddressInfo).port, '/early/1');
+      expect(clientSaw).toBe('status 200');
+      const [span] = await sdk.finishedSpans(1);
+      expect(span!.attributes['http.response.status_code']).toBe(200);
+      expect(span!.attributes['error.type']).toBe('timeout');
+      expect(span!.status.code).toBe(SpanStatusCode.ERROR);
     } finally {
       (slowClientApp.locals['ctxprop'] as { close(): void }).close();
       server.closeAllConnections();

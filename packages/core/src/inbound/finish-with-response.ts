@@ -118,9 +118,9 @@ function endIncompleteStream<Request>(scope: InboundScope<Request>, response: Re
  *   emits `'finish'` then, which {@link finishWithResponse} tells from a complete one) → `abort`
  *   (`error.type` `aborted`); an HTTP/2 stream the server destroyed is a server abort, below;
  * - the request was not received in full within the server's `requestTimeout` (Node, or Fastify's
- *   clientError handler, answers 408 itself) → `serverAbort` with 408 and `error.type` `timeout`
- *   (also in the rare case of a handler that sent its headers before the body was in, when Node
- *   sends no 408);
+ *   clientError handler, answers 408 itself) → `serverAbort` with 408 and `error.type` `timeout`;
+ *   with the status sent when the response was under way (its headers out, not ended), for which
+ *   Node sends no 408;
  * - otherwise the server closed the connection, the client still there (an error after the headers
  *   were sent, which makes Express's final handler and Fastify destroy the response;
  *   `res.destroy()`; a socket timeout) → `serverAbort`, with the status sent when the headers were.
@@ -152,10 +152,12 @@ export function endScopeOnClose<Request>(scope: InboundScope<Request>, response:
     }
     const code = errored?.code;
     if (code === REQUEST_TIMEOUT_CODE) {
-      // Node (or the framework's clientError handler) answered 408. The response's own headers may
-      // say otherwise by now: an error handler answers the body parser's "request aborted" into
-      // the dead connection before 'close'.
-      scope.serverAbort(408, ERROR_TYPE_TIMEOUT);
+      // Node (or the framework's clientError handler) answered 408, unless the response was under
+      // way (its headers out, not ended): then the client got its status. A response ended by now
+      // is an error handler's answer to the body parser's "request aborted", written into the dead
+      // connection before 'close'.
+      const underWay = response.headersSent === true && response.writableEnded !== true;
+      scope.serverAbort(underWay ? response.statusCode : 408, ERROR_TYPE_TIMEOUT);
     } else if (socket === null || socket === undefined || socket.readableEnded === true || (typeof code === 'string' && CLIENT_GONE_CODES.has(code))) {
       scope.abort();
     } else {
