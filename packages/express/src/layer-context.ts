@@ -74,6 +74,12 @@ interface LayerLike {
 
 /** The scope of the request a layer was last entered for, when it was found: read back by {@link leaveLayer}. */
 let enteredScope: InboundScope<unknown> | undefined;
+/**
+ * The scope of the layer call in progress: a layer entered synchronously inside it (a mounted
+ * router's, reached from a param callback that calls `next()` from another context before the
+ * router's own `next` was noted) finds its request's scope here.
+ */
+let scopeInProgress: InboundScope<unknown> | undefined;
 
 /**
  * Called as `layer` is entered for `req`: notes the request's scope on `next`, hands the scope the
@@ -90,7 +96,11 @@ function enterLayer(layer: LayerLike | undefined, req: unknown, next: unknown): 
       noteScopeOnNext(next, scope);
     } else {
       scope = (next as ScopedNext)[SCOPE_SLOT];
-      if (scope === undefined || scope.request !== req) return undefined;
+      if (scope === undefined || scope.request !== req) {
+        scope = scopeInProgress;
+        if (scope === undefined || scope.request !== req) return undefined;
+        noteScopeOnNext(next, scope);
+      }
     }
     enteredScope = scope;
     const route = layer?.route;
@@ -177,14 +187,21 @@ function wrapRequestMethod(original: LayerMethod, control: { active: boolean }):
     if (!control.active) return original.call(this, req, res, next);
     const restore = enterLayer(this as LayerLike | undefined, req, next);
     const scope = enteredScope;
+    if (scope === undefined) return original.call(this, req, res, next);
+    const outer = scopeInProgress;
+    scopeInProgress = scope;
     let result: unknown;
-    if (restore === undefined) {
-      result = original.call(this, req, res, next);
-    } else {
-      reportRestored(this, req, false);
-      result = context.with(restore, original, this, req, res, next);
+    try {
+      if (restore === undefined) {
+        result = original.call(this, req, res, next);
+      } else {
+        reportRestored(this, req, false);
+        result = context.with(restore, original, this, req, res, next);
+      }
+    } finally {
+      scopeInProgress = outer;
     }
-    if (scope !== undefined) leaveLayer(scope, req, next);
+    leaveLayer(scope, req, next);
     return result;
   };
 }

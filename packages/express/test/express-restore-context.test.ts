@@ -4,7 +4,7 @@
 // restoration every later request would run its handler in that first request's context and
 // forward its trace and baggage downstream. The middleware puts each request's own context back.
 import request from 'supertest';
-import { context, propagation, type Baggage } from '@opentelemetry/api';
+import { context, propagation, ROOT_CONTEXT, type Baggage } from '@opentelemetry/api';
 import { configureDiagnostics, diagnosticsSnapshot, InvalidOptionError, resetDiagnostics } from '@ctxprop/core';
 import { ctxprop, type CtxpropOptions } from '@ctxprop/express';
 import type { Express, NextFunction, Request, Response } from 'express';
@@ -199,6 +199,11 @@ function paramFirstApp(express: ExpressFactory, pool: PooledConnection): Express
   router.param('item', (_req, _res, next) => pool.call(next));
   router.get('/items/:item', (req, res) => res.json({ handler: observe(), view: req.baggage.toJSON() }));
   app.use('/shop', router);
+  // A param callback that hands the request on synchronously from another context.
+  const syncRouter = express.Router();
+  syncRouter.param('sid', (_req, _res, next) => context.with(ROOT_CONTEXT, next));
+  syncRouter.get('/items/:sid', (req, res) => res.json({ handler: observe(), view: req.baggage.toJSON() }));
+  app.use('/sync', syncRouter);
   app.use((err: Error, req: Request, res: Response, _next: NextFunction) => {
     res.status(500).json({ error: err.message, handler: observe(), view: req.baggage.toJSON() });
   });
@@ -226,6 +231,7 @@ describe.each(EXPRESS_VERSIONS)("%s: a param callback right after ctxprop's midd
   it.each([
     ['an app.param callback', '/orders/17'],
     ["a mounted router's router.param callback", '/shop/items/17'],
+    ["a mounted router's router.param callback that calls next() synchronously from another context", '/sync/items/17'],
   ])("runs the route handler after %s in the request's own context", async (_what, path) => {
     const responses = await Promise.all(Array.from({ length: 50 }, (_, n) => get(path, n, `tier-${n}`).expect(200)));
     responses.forEach((response, n) => {
