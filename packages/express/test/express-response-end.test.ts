@@ -53,6 +53,21 @@ function endingApp(express: ExpressFactory): Express {
   return app;
 }
 
+/** Runs `check` with the port of a fresh ending app whose server's requestTimeout is 300 ms; closes it after. */
+async function withTimingOutServer(express: ExpressFactory, check: (port: number) => Promise<void>): Promise<void> {
+  const app = endingApp(express);
+  const server = createServer({ requestTimeout: 300, connectionsCheckingInterval: 50 }, app);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  try {
+    await check((server.address() as AddressInfo).port);
+  } finally {
+    (app.locals['ctxprop'] as { close(): void }).close();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
+
 function histogramPoint(method: string, route: string, extra: Record<string, unknown>): Record<string, unknown> {
   return { 'http.request.method': method, 'url.scheme': 'http', 'http.route': route, 'network.protocol.version': '1.1', ...extra };
 }
@@ -83,43 +98,25 @@ describe.each(EXPRESS_VERSIONS)('%s: a response that does not complete', (_name,
   });
 
   it("ends the span with Node's 408 and error.type 'timeout' when the server's requestTimeout passes during the body upload", async () => {
-    const slowClientApp = endingApp(express);
-    const server = createServer({ requestTimeout: 300, connectionsCheckingInterval: 50 }, slowClientApp);
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    try {
-      const clientSaw = await stallUpload((server.address() as AddressInfo).port, '/upload/1');
-      expect(clientSaw).toBe('status 408');
+    await withTimingOutServer(express, async (timingOut) => {
+      expect(await stallUpload(timingOut, '/upload/1')).toBe('status 408');
       const [span] = await sdk.finishedSpans(1);
       expect(span!.name).toBe('POST /upload/:id');
       expect(span!.attributes['http.response.status_code']).toBe(408);
       expect(span!.attributes['error.type']).toBe('timeout');
       expect(span!.status.code).toBe(SpanStatusCode.ERROR);
       expect(await sdk.durationPoints()).toEqual([histogramPoint('POST', '/upload/:id', { 'http.response.status_code': 408, 'error.type': 'timeout' })]);
-    } finally {
-      (slowClientApp.locals['ctxprop'] as { close(): void }).close();
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    }
+    });
   });
 
   it("keeps the status a response under way sent when the server's requestTimeout passes during the body upload (Node sends no 408 then)", async () => {
-    const slowClientApp = endingApp(express);
-    const server = createServer({ requestTimeout: 300, connectionsCheckingInterval: 50 }, slowClientApp);
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    try {
-      const clientSaw = await stallUpload((server.address() as AddressInfo).port, '/early/1');
-      expect(clientSaw).toBe('status 200');
+    await withTimingOutServer(express, async (timingOut) => {
+      expect(await stallUpload(timingOut, '/early/1')).toBe('status 200');
       const [span] = await sdk.finishedSpans(1);
       expect(span!.attributes['http.response.status_code']).toBe(200);
       expect(span!.attributes['error.type']).toBe('timeout');
       expect(span!.status.code).toBe(SpanStatusCode.ERROR);
-    } finally {
-      (slowClientApp.locals['ctxprop'] as { close(): void }).close();
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    }
+    });
   });
 
   it('ends the span with the exception recordErrors() saw when an error after the headers makes the server close the connection', async () => {

@@ -90,6 +90,17 @@ describe.each(FRAMEWORKS)('%s over HTTP/2', (_framework, createApp) => {
     await app.close();
   });
 
+  /** GETs `path` on the session, reads the response to its close, and gives how its SERVER span ended: status code, error.type, status. */
+  async function endingOf(path: string): Promise<[unknown, unknown, SpanStatusCode]> {
+    const stream = session.request({ ':method': 'GET', ':path': path });
+    stream.on('error', () => {});
+    stream.resume();
+    stream.end();
+    await new Promise((resolve) => stream.on('close', resolve));
+    const [span] = await sdk.serverSpans();
+    return [span!.attributes['http.response.status_code'], span!.attributes['error.type'], span!.status.code];
+  }
+
   test('the handler, its timers and the response events run in the request context; the SERVER span has the HTTP/2 attributes', async () => {
     const { status, body } = await get(session, '/users/7?tab=orders', { traceparent: TRACEPARENT, baggage: 'customer.tier=gold', 'user-agent': 'ctxprop-h2/1.0' });
     expect(status).toBe(200);
@@ -136,37 +147,15 @@ describe.each(FRAMEWORKS)('%s over HTTP/2', (_framework, createApp) => {
   });
 
   test('a response the handler sent on the raw HTTP/2 stream (stream.respond(), then end()) ends its span with the status sent, not as an error', async () => {
-    const stream = session.request({ ':method': 'GET', ':path': '/raw-respond' });
-    stream.resume();
-    stream.end();
-    await new Promise((resolve) => stream.on('close', resolve));
-    const [span] = await sdk.serverSpans();
-    expect(span!.attributes['http.response.status_code']).toBe(201);
-    expect(span!.attributes['error.type']).toBeUndefined();
-    expect(span!.status.code).toBe(SpanStatusCode.UNSET);
+    expect(await endingOf('/raw-respond')).toEqual([201, undefined, SpanStatusCode.UNSET]);
   });
 
   test("a stream the server destroys itself ends its span in error with the status sent and error.type '_OTHER', not 'aborted'", async () => {
-    const stream = session.request({ ':method': 'GET', ':path': '/destroy' });
-    stream.on('error', () => {});
-    stream.resume();
-    stream.end();
-    await new Promise((resolve) => stream.on('close', resolve));
-    const [span] = await sdk.serverSpans();
-    expect(span!.attributes['error.type']).toBe('_OTHER');
-    expect(span!.attributes['http.response.status_code']).toBe(200);
-    expect(span!.status.code).toBe(SpanStatusCode.ERROR);
+    expect(await endingOf('/destroy')).toEqual([200, '_OTHER', SpanStatusCode.ERROR]);
   });
 
   test('a response the handler ended in full ends its span with its status, though the stream closed with it', async () => {
-    const stream = session.request({ ':method': 'GET', ':path': '/created' });
-    stream.resume();
-    stream.end();
-    await new Promise((resolve) => stream.on('close', resolve));
-    const [span] = await sdk.serverSpans();
-    expect(span!.attributes['http.response.status_code']).toBe(201);
-    expect(span!.attributes['error.type']).toBeUndefined();
-    expect(span!.status.code).toBe(SpanStatusCode.UNSET);
+    expect(await endingOf('/created')).toEqual([201, undefined, SpanStatusCode.UNSET]);
   });
 
   test('200 concurrent streams of one connection each see their own baggage and trace', async () => {
