@@ -11,6 +11,7 @@ import { countDiagnostic, warnOnce } from '../diagnostics/diagnostics.js';
 import type { DestinationDecision } from '../policy/destination.js';
 import type { SensitiveDataGuard } from '../policy/sensitive-data.js';
 import { formatBaggage, isBaggageKey, parseBaggage } from '../wire/baggage.js';
+import { GRAMMAR_MAX_MEMBERS } from '../wire/baggage-limits.js';
 import { deleteB3SamplingDecision, getB3SamplingDecision } from '../propagators/b3-sampling-decision.js';
 import { INVALID_SPAN_ID, INVALID_TRACE_ID } from '../wire/hex.js';
 
@@ -123,7 +124,7 @@ function filterBaggage(baggage: Baggage, decision: DestinationDecision, guard: S
   // duplicate key it holds members the baggage does not (it keeps the last), each checked too.
   const duplicates = rawHeader !== undefined && rawHeader.members !== members.length;
   // Parsed within the header's own size and count: it was read within its propagator's limits.
-  if (duplicates) members = parseBaggage(rawHeader.text, { maxMembers: Math.min(Math.max(rawHeader.members, 1), 180), maxBytes: Math.max(rawHeader.text.length, 1) }).members;
+  if (duplicates) members = parseBaggage(rawHeader.text, { maxMembers: Math.min(Math.max(rawHeader.members, 1), GRAMMAR_MAX_MEMBERS), maxBytes: Math.max(rawHeader.text.length, 1) }).members;
   const { kept, withheld, refused, invalid } = filterMembers(members, decision, guard);
   if (kept === members && raw !== undefined) {
     let texts = clean ?? cleanHeaders.get(decision);

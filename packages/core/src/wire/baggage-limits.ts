@@ -40,7 +40,7 @@ export const MAX_BAGGAGE_BYTES = 8192;
  * The grammar's upper bound on list-members: `list-member 0*179( ... )`
  * ([W3C Baggage §3.3.1 Definition](https://www.w3.org/TR/baggage/#definition)).
  */
-const GRAMMAR_MAX_MEMBERS = 180;
+export const GRAMMAR_MAX_MEMBERS = 180;
 
 /**
  * Limits applied when reading and writing a baggage list. Values below the spec's minimums
