@@ -65,6 +65,27 @@ describe('the SERVER span', () => {
     expect(span!.attributes['url.query']).toBe(query);
   });
 
+  it.each([
+    ['http://api.example.com:81/users/1', 'api.example.com', 81],
+    ['https://user:secret@api.example.com/a', 'api.example.com', undefined],
+    ['http://[2001:db8::1]:8080/a?x=1', '2001:db8::1', 8080],
+    ['http://api.example.com?x=1', 'api.example.com', undefined],
+  ])('takes server.address and server.port of the absolute-form target %s from its authority, not from Host (RFC 9112 §3.2.2)', (url, address, port) => {
+    handlerFor().start(fakeRequest({ host: 'other.example.net:9999' }, { url }))!.finish(200);
+    const [span] = exporter.getFinishedSpans();
+    expect(span!.attributes['server.address']).toBe(address);
+    expect(span!.attributes['server.port']).toBe(port);
+  });
+
+  it('keeps server.address from Host for an origin-form target, and for an absolute-form target without an authority', () => {
+    handlerFor().start(fakeRequest({ host: 'api.example.com:8443' }, { url: '/users/1?x=http://evil.example/' }))!.finish(200);
+    handlerFor().start(fakeRequest({ host: 'api.example.com:8443' }, { url: 'urn:x:y' }))!.finish(200);
+    for (const span of exporter.getFinishedSpans()) {
+      expect(span.attributes['server.address']).toBe('api.example.com');
+      expect(span.attributes['server.port']).toBe(8443);
+    }
+  });
+
   it('is named by the method alone while no route is known', () => {
     handlerFor().start(fakeRequest({}, { method: 'POST' }))!.finish(404);
     const [span] = exporter.getFinishedSpans();

@@ -202,6 +202,21 @@ describe.each(EXPRESS_VERSIONS)('%s with the OpenTelemetry SDK', (_name, express
     }
   });
 
+  it('takes url.path, server.address and server.port of a request sent in absolute form from its target (RFC 9112 §3.2.2)', async () => {
+    const status = await new Promise<number | undefined>((resolve, reject) => {
+      // The request line a client sends to a proxy: `GET http://api.example.com:81/api/users/7?x=1`.
+      const req = httpRequest({ host: '127.0.0.1', port, path: 'http://api.example.com:81/api/users/7?x=1', headers: { host: 'ignored.example.net' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(200);
+    const [span] = await finishedSpans(1);
+    expect(span!.attributes).toMatchObject({ 'url.path': '/api/users/7', 'url.query': 'x=1', 'server.address': 'api.example.com', 'server.port': 81, 'http.route': '/api/users/:id' });
+  });
+
   it("puts only http or https in url.scheme: another X-Forwarded-Proto from a trusted proxy falls back to the connection's (no metric series per value)", async () => {
     const trusting = buildApp(express, { outbound: false });
     trusting.set('trust proxy', true);

@@ -54,6 +54,7 @@ import {
   ATTR_URL_QUERY,
   ATTR_URL_SCHEME,
   ATTR_USER_AGENT_ORIGINAL,
+  authorityOf,
   normalizeMethod,
   parseHostHeader,
   pathOf,
@@ -254,9 +255,10 @@ class Handler<Request> implements InboundHandler<Request>, InboundScopeRuntime<R
     if (route !== undefined) attributes[ATTR_HTTP_ROUTE] = route;
     if (protocolVersion !== undefined) attributes[ATTR_NETWORK_PROTOCOL_VERSION] = protocolVersion;
     const record = headers as Record<string, unknown>;
-    // The framework's view first (a trusted proxy's X-Forwarded-Host); then the Host header, or
-    // HTTP/2's :authority pseudo-header (a Host header, when sent too, wins).
-    const host = parseHostHeader(accessors.host?.(request) || ((record['host'] ?? record[':authority']) as string | undefined));
+    // An absolute-form target's authority (RFC 9112 §3.2.2: it overrides Host); then the framework's
+    // view (a trusted proxy's X-Forwarded-Host); then the Host header, or HTTP/2's :authority
+    // pseudo-header (a Host header, when sent too, wins).
+    const host = parseHostHeader(authorityOf(target) ?? (accessors.host?.(request) || ((record['host'] ?? record[':authority']) as string | undefined)));
     if (host !== undefined) {
       attributes[ATTR_SERVER_ADDRESS] = host.host;
       if (host.port !== undefined) attributes[ATTR_SERVER_PORT] = host.port;

@@ -21,9 +21,9 @@ export const ATTR_HTTP_RESPONSE_STATUS_CODE = 'http.response.status_code';
 export const ATTR_ERROR_TYPE = 'error.type';
 /** `url.query`: the query as received, without `?`, sensitive values replaced by `REDACTED`. */
 export const ATTR_URL_QUERY = 'url.query';
-/** `server.address`: the host the client addressed (the `Host` header, or HTTP/2's `:authority`). */
+/** `server.address`: the host the client addressed (an absolute-form target's authority, the `Host` header, or HTTP/2's `:authority`). */
 export const ATTR_SERVER_ADDRESS = 'server.address';
-/** `server.port`: the port of the `Host` header (or `:authority`), when it has one. */
+/** `server.port`: the port of that authority, when it names one. */
 export const ATTR_SERVER_PORT = 'server.port';
 /** `user_agent.original`. */
 export const ATTR_USER_AGENT_ORIGINAL = 'user_agent.original';
@@ -106,15 +106,40 @@ export function pathOf(target: string | undefined): string | undefined {
  * path is then `/`); 0 for any other target (origin-form, or `*`).
  */
 function absolutePathStart(target: string): number {
+  const authority = authorityStart(target);
+  if (authority === -1) return 0;
+  const end = authorityEnd(target, authority);
+  return target.charCodeAt(end) === 0x2f ? end : -1;
+}
+
+/**
+ * The authority of an absolute-form target without its user information (`user@`), or
+ * undefined for any other target. RFC 9112 §3.2.2: a server given one uses it, not `Host`.
+ */
+export function authorityOf(target: string | undefined): string | undefined {
+  if (typeof target !== 'string' || target.charCodeAt(0) === 0x2f) return undefined;
+  const start = authorityStart(target);
+  if (start === -1) return undefined;
+  const end = authorityEnd(target, start);
+  const at = target.lastIndexOf('@', end - 1);
+  const authority = target.slice(at >= start ? at + 1 : start, end);
+  return authority === '' ? undefined : authority;
+}
+
+/** The index after `scheme://` of an absolute-form target, or -1 when it is not one. */
+function authorityStart(target: string): number {
   const separator = target.indexOf('://');
-  if (separator <= 0 || !/^[A-Za-z][A-Za-z0-9+.-]*$/.test(target.slice(0, separator))) return 0;
-  const authority = separator + 3;
-  for (let i = authority; i < target.length; i++) {
+  if (separator <= 0 || !/^[A-Za-z][A-Za-z0-9+.-]*$/.test(target.slice(0, separator))) return -1;
+  return separator + 3;
+}
+
+/** Where the authority starting at `start` ends: at `/`, `?`, `#` or the end of the target. */
+function authorityEnd(target: string, start: number): number {
+  for (let i = start; i < target.length; i++) {
     const c = target.charCodeAt(i);
-    if (c === 0x2f) return i;
-    if (c === 0x3f || c === 0x23) return -1;
+    if (c === 0x2f || c === 0x3f || c === 0x23) return i;
   }
-  return -1;
+  return target.length;
 }
 
 /**
