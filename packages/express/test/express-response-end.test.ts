@@ -10,7 +10,7 @@ import type { Express, NextFunction, Request, Response } from 'express';
 import { ctxprop, recordErrors } from '@ctxprop/express';
 import { EXPRESS_VERSIONS, listen, type ExpressFactory, type Running } from './support/apps';
 import { useSdk } from './support/sdk';
-import { abandonUpload, readToEnd, requestOnce, resetAfterFirstChunk, stallUpload } from '../../core/test/response-end-clients';
+import { abandonUpload, malformedChunkedUpload, readToEnd, requestOnce, resetAfterFirstChunk, stallUpload } from '../../core/test/response-end-clients';
 
 const sdk = useSdk();
 
@@ -117,6 +117,21 @@ describe.each(EXPRESS_VERSIONS)('%s: a response that does not complete', (_name,
       expect(span!.attributes['error.type']).toBe('timeout');
       expect(span!.status.code).toBe(SpanStatusCode.ERROR);
     });
+  });
+
+  it.each([
+    ['chunk-size', 'HTTP/1.1 400 Bad Request', 400, 'HPE_INVALID_CHUNK_SIZE'],
+    ['trailer', 'HTTP/1.1 431 Request Header Fields Too Large', 431, 'HPE_HEADER_OVERFLOW'],
+    ['chunk-extension', 'HTTP/1.1 413 Payload Too Large', 413, 'HPE_CHUNK_EXTENSIONS_OVERFLOW'],
+  ] as const)("ends the span with the status Node answered and the parser's code as error.type when the request body is malformed (%s)", async (fault, statusLine, status, code) => {
+    expect(await malformedChunkedUpload(port, '/upload/1', fault)).toBe(statusLine);
+    const [span] = await sdk.finishedSpans(1);
+    expect(span!.name).toBe('POST /upload/:id');
+    expect(span!.attributes['http.response.status_code']).toBe(status);
+    expect(span!.attributes['error.type']).toBe(code);
+    // The request was not received in full (semconv http-spans §Status).
+    expect(span!.status.code).toBe(SpanStatusCode.ERROR);
+    expect(await sdk.durationPoints()).toEqual([histogramPoint('POST', '/upload/:id', { 'http.response.status_code': status, 'error.type': code })]);
   });
 
   it('ends the span with the exception recordErrors() saw when an error after the headers makes the server close the connection', async () => {

@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { ctxprop } from '@ctxprop/fastify';
 import { FRAMEWORKS, listen } from './support/frameworks';
 import { startRecordingSdk } from './support/sdk';
-import { abandonUpload, readToEnd, requestOnce, resetAfterFirstChunk, stallUpload } from '../../core/test/response-end-clients';
+import { abandonUpload, malformedChunkedUpload, readToEnd, requestOnce, resetAfterFirstChunk, stallUpload } from '../../core/test/response-end-clients';
 
 const sdk = startRecordingSdk();
 
@@ -82,6 +82,20 @@ describe.each(FRAMEWORKS)('%s: a response that does not complete', (_framework, 
     } finally {
       await slow.close();
     }
+  });
+
+  it.each([
+    ['chunk-size', 'HTTP/1.1 400 Bad Request', 400, 'HPE_INVALID_CHUNK_SIZE'],
+    ['trailer', 'HTTP/1.1 431 Request Header Fields Too Large', 431, 'HPE_HEADER_OVERFLOW'],
+    // Node would answer 413; Fastify's clientError handler answers 400.
+    ['chunk-extension', 'HTTP/1.1 400 Bad Request', 400, 'HPE_CHUNK_EXTENSIONS_OVERFLOW'],
+  ] as const)("ends the span with the status Fastify answered and the parser's code as error.type when the request body is malformed (%s)", async (fault, statusLine, status, code) => {
+    expect(await malformedChunkedUpload(port, '/upload/1', fault)).toBe(statusLine);
+    const [span] = await sdk.serverSpans(1);
+    expect(span!.name).toBe('POST /upload/:id');
+    expect(span!.attributes['http.response.status_code']).toBe(status);
+    expect(span!.attributes['error.type']).toBe(code);
+    expect(span!.status.code).toBe(SpanStatusCode.ERROR);
   });
 
   it("ends the span in error, not 'aborted', when the body stream fails after the headers and Fastify destroys the response", async () => {

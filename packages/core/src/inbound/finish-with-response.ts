@@ -76,12 +76,28 @@ interface SocketLike {
   readonly readableEnded?: boolean;
   /** The error the socket was destroyed with (`code` `ECONNRESET` when the client reset it). */
   readonly errored?: unknown;
+  /** The server that accepted the connection (Node sets it on a server's sockets). */
+  readonly server?: { listenerCount?(event: string): number } | null;
 }
 
 /** The error Node destroys a connection with when its request was not received within `requestTimeout`. */
 const REQUEST_TIMEOUT_CODE = 'ERR_HTTP_REQUEST_TIMEOUT';
 /** `error.type` of a request the server timed out (the semantic conventions' own example value). */
 const ERROR_TYPE_TIMEOUT = 'timeout';
+
+/** The prefix of the codes of Node's HTTP parser errors (llhttp's `HPE_INVALID_CHUNK_SIZE`, …). */
+const PARSE_ERROR_PREFIX = 'HPE_';
+
+/**
+ * The status Node answers a request its parser failed on with, when no `'clientError'` listener
+ * answers instead: 431 for headers (or trailers) too large, 413 for chunk extensions too large, 400
+ * otherwise. A framework's listener (Fastify's) answers 431 or 400.
+ */
+function parseErrorStatus(code: string, socket: SocketLike): number {
+  if (code === 'HPE_HEADER_OVERFLOW') return 431;
+  if (code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW' && socket.server?.listenerCount?.('clientError') === 0) return 413;
+  return 400;
+}
 
 /** Socket errors that mean the client's end of the connection went away. */
 const CLIENT_GONE_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
@@ -121,6 +137,10 @@ function endIncompleteStream<Request>(scope: InboundScope<Request>, response: Re
  *   clientError handler, answers 408 itself) → `serverAbort` with 408 and `error.type` `timeout`;
  *   with the status sent when the response was under way (its headers out, not ended), for which
  *   Node sends no 408;
+ * - Node's parser failed on the rest of the request (a malformed chunk, trailers too large): Node,
+ *   or the framework's clientError handler, answers it (400, 413 or 431) and closes the connection
+ *   → `serverAbort` with that status (or the one a response under way sent) and the parser's code
+ *   as `error.type` (`HPE_INVALID_CHUNK_SIZE`);
  * - otherwise the server closed the connection, the client still there (an error after the headers
  *   were sent, which makes Express's final handler and Fastify destroy the response;
  *   `res.destroy()`; a socket timeout) → `serverAbort`, with the status sent when the headers were.
@@ -160,6 +180,11 @@ export function endScopeOnClose<Request>(scope: InboundScope<Request>, response:
       scope.serverAbort(underWay ? response.statusCode : 408, ERROR_TYPE_TIMEOUT);
     } else if (socket === null || socket === undefined || socket.readableEnded === true || (typeof code === 'string' && CLIENT_GONE_CODES.has(code))) {
       scope.abort();
+    } else if (typeof code === 'string' && code.startsWith(PARSE_ERROR_PREFIX)) {
+      // The request was malformed after it reached the handler (a body's bad chunk, trailers too
+      // large): Node (or the framework's clientError handler) answered it, as with a timeout.
+      const underWay = response.headersSent === true && response.writableEnded !== true;
+      scope.serverAbort(underWay ? response.statusCode : parseErrorStatus(code, socket), code);
     } else {
       scope.serverAbort(response.headersSent === true ? response.statusCode : undefined);
     }
