@@ -222,7 +222,7 @@ class Handler<Request> implements InboundHandler<Request>, InboundScopeRuntime<R
     }
     const origin = existing !== undefined ? 'enriched' : span !== undefined ? 'own' : 'none';
     // Only a span name or the histogram needs the method: with neither, it is not read at all.
-    const method = span !== undefined || histogram !== undefined ? normalizeMethod(accessors.method(request)) : '';
+    const method = span !== undefined || histogram !== undefined ? normalizeMethod(accessors.method(request), this.options.knownMethods) : '';
     const scope = new InboundScope(this, request, parent, span, origin, baggage, method, scheme, protocolVersion ?? undefined, route, histogram, response);
     if (options.originBaggage !== undefined) this.#addOriginBaggage(scope, request);
     return scope;
@@ -241,7 +241,7 @@ class Handler<Request> implements InboundHandler<Request>, InboundScopeRuntime<R
   ): Span {
     const accessors = this.accessors;
     const receivedMethod = accessors.method(request);
-    const method = normalizeMethod(receivedMethod);
+    const method = normalizeMethod(receivedMethod, this.options.knownMethods);
     const attributes: Record<string, string | number> = { [ATTR_HTTP_REQUEST_METHOD]: method };
     if (receivedMethod !== undefined && receivedMethod !== method) attributes[ATTR_HTTP_REQUEST_METHOD_ORIGINAL] = receivedMethod;
     const target = accessors.target(request);

@@ -5,6 +5,8 @@
  * https://opentelemetry.io/docs/specs/semconv/http/http-metrics/#metric-httpserverrequestduration
  */
 
+import { DEFAULT_KNOWN_METHODS } from '../semconv/known-methods.js';
+
 /** `http.request.method`: the method, or `_OTHER` when it is not a known one. */
 export const ATTR_HTTP_REQUEST_METHOD = 'http.request.method';
 /** `http.request.method_original`: the method as received, when it was not a known one. */
@@ -65,14 +67,11 @@ export const HTTP_SERVER_DURATION_BUCKETS: readonly number[] = Object.freeze([
 export const ERROR_TYPE_ABORTED = 'aborted';
 
 /**
- * The methods the conventions know (RFC 9110 §9 and PATCH, RFC 5789); any other is reported as
- * `_OTHER`. Case-sensitive, as methods are (RFC 9110 §9.1).
+ * The value for `http.request.method`: the method when it is one of `known` (by default RFC 9110's
+ * and PATCH; case-sensitive, as methods are, RFC 9110 §9.1), else `_OTHER`.
  */
-const KNOWN_METHODS: ReadonlySet<string> = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE']);
-
-/** The value for `http.request.method`: the method when known, else `_OTHER`. */
-export function normalizeMethod(method: string | undefined): string {
-  return method !== undefined && KNOWN_METHODS.has(method) ? method : '_OTHER';
+export function normalizeMethod(method: string | undefined, known: ReadonlySet<string> = DEFAULT_KNOWN_METHODS): string {
+  return method !== undefined && known.has(method) ? method : '_OTHER';
 }
 
 /** A route template an adapter reported, or undefined when it is not a non-empty string. */

@@ -10,6 +10,7 @@ import { resolveOutboundOptions, type OutboundOptions } from '../outbound/enable
 import { createSensitiveDataGuard, type SensitiveDataGuard, type SensitiveDataOptions } from '../policy/sensitive-data.js';
 import { createTrustPolicy, type TrustOption, type TrustPolicy } from '../policy/trust.js';
 import { createPropagator } from '../propagators/create-propagator.js';
+import { resolveKnownMethods } from '../semconv/known-methods.js';
 
 /**
  * Options of the Express middleware and the Fastify plugin. `Request` is the framework's request
@@ -113,6 +114,15 @@ export interface InboundOptions<Request = unknown> {
    * @example false
    */
   restoreContext?: boolean;
+  /**
+   * The HTTP methods the server span and the duration histogram name as they are; any other is
+   * `_OTHER` (with `http.request.method_original` on the span, and the span named `HTTP`), as the
+   * semantic conventions ask. Case-sensitive; replaces the default list whole. Outbound CLIENT
+   * spans use the same list unless the `outbound` options give their own.
+   * @default process.env.OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS (comma-separated), else RFC 9110's methods and PATCH
+   * @example ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'PROPFIND', 'MKCOL']
+   */
+  knownMethods?: readonly string[];
 }
 
 /**
@@ -155,9 +165,11 @@ export interface ResolvedInboundOptions<Request = unknown> {
   readonly detachIntervals: boolean;
   /** Put the request's context back at the adapter's hand-off points (`InboundScope.contextToRestore`). */
   readonly restoreContext: boolean;
+  /** The methods named as they are in spans and metrics; any other is `_OTHER`. */
+  readonly knownMethods: ReadonlySet<string>;
 }
 
-const KNOWN_OPTIONS: readonly string[] = ['propagators', 'trust', 'baggage', 'spanAttributesFromBaggage', 'sensitiveData', 'outbound', 'metrics', 'urlQuery', 'detachIntervals', 'restoreContext'];
+const KNOWN_OPTIONS: readonly string[] = ['propagators', 'trust', 'baggage', 'spanAttributesFromBaggage', 'sensitiveData', 'outbound', 'metrics', 'urlQuery', 'detachIntervals', 'restoreContext', 'knownMethods'];
 
 function isPropagator(value: unknown): value is TextMapPropagator {
   if (typeof value !== 'object' || value === null) return false;
@@ -196,12 +208,15 @@ function resolveKeys(value: unknown): readonly string[] {
  * The `outbound` option, checked now under its full path (`outbound.destinations.rules[0]...`):
  * `enableOutboundPropagation`, called when the handler starts, takes the result as it is.
  */
-function resolveOutbound(value: unknown, propagator: TextMapPropagator | undefined): OutboundOptions | boolean {
+function resolveOutbound(value: unknown, inherited: Pick<OutboundOptions, 'propagator' | 'knownMethods'>): OutboundOptions | boolean {
   if (value === false) return false;
-  if (value === undefined || value === true) return propagator === undefined ? true : resolveOutboundOptions({ propagator }, 'outbound');
+  const given: Partial<Pick<OutboundOptions, 'propagator' | 'knownMethods'>> = {};
+  if (inherited.propagator !== undefined) given.propagator = inherited.propagator;
+  if (inherited.knownMethods !== undefined) given.knownMethods = inherited.knownMethods;
+  if (value === undefined || value === true) return Object.keys(given).length === 0 ? true : resolveOutboundOptions(given, 'outbound');
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-    const options = value as OutboundOptions;
-    return resolveOutboundOptions(propagator === undefined || options.propagator !== undefined ? options : { ...options, propagator }, 'outbound');
+    // The options' own propagator and knownMethods win over those inherited from the adapter's.
+    return resolveOutboundOptions({ ...given, ...(value as OutboundOptions) }, 'outbound');
   }
   throw new InvalidOptionError('outbound', 'true, false or an options object', value, 'Use outbound: false to leave outbound calls alone.');
 }
@@ -245,6 +260,7 @@ export function resolveInboundOptions<Request = unknown>(
     throw new InvalidOptionError('sensitiveData', 'an options object', given.sensitiveData, `Example: { allowKeys: ['session.region'] }.`);
   }
   const propagator = resolvePropagator(given.propagators);
+  const knownMethods = resolveKnownMethods(given.knownMethods, 'knownMethods');
   return Object.freeze({
     adapter,
     propagator,
@@ -252,10 +268,14 @@ export function resolveInboundOptions<Request = unknown>(
     originBaggage: given.baggage,
     baggageAttributeKeys: resolveKeys(given.spanAttributesFromBaggage),
     sensitiveDataGuard: createSensitiveDataGuard(given.sensitiveData, 'sensitiveData'),
-    outbound: resolveOutbound(given.outbound, given.propagators === undefined ? undefined : propagator),
+    outbound: resolveOutbound(given.outbound, {
+      propagator: given.propagators === undefined ? undefined : propagator,
+      knownMethods: given.knownMethods === undefined ? undefined : [...knownMethods],
+    }),
     metrics: given.metrics ?? true,
     urlQuery: given.urlQuery ?? true,
     detachIntervals: given.detachIntervals ?? true,
     restoreContext: given.restoreContext ?? true,
+    knownMethods,
   });
 }

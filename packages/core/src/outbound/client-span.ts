@@ -10,11 +10,11 @@ import { SpanKind, SpanStatusCode, trace, type Context, type Exception, type Spa
 import { countDiagnostic } from '../diagnostics/diagnostics.js';
 import { redactQuery } from '../policy/query-redaction.js';
 import type { SensitiveDataGuard } from '../policy/sensitive-data.js';
+import { DEFAULT_KNOWN_METHODS } from '../semconv/known-methods.js';
 
 const TRACER_NAME = '@ctxprop/core';
 
 /** Methods the semantic conventions know (RFC 9110 §9 and RFC 5789 PATCH); others are `_OTHER`. */
-const KNOWN_METHODS = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE']);
 
 let tracerOwner: unknown;
 let cachedTracer: Tracer | undefined;
@@ -115,20 +115,22 @@ export function fullUrlOf(target: OutgoingTarget, guard?: SensitiveDataGuard): s
 /**
  * Starts the CLIENT span of an outbound call as a child of `ctx`; `undefined` when no SDK is
  * registered (the parent's ids are then injected as they are). `guard` (the outbound
- * sensitive-data guard) also picks the query values `url.full` redacts.
+ * sensitive-data guard) also picks the query values `url.full` redacts; `knownMethods` are the
+ * methods named as they are (others are `_OTHER`).
  *
  * @example
  * ```ts
  * const span = startClientSpan(context.active(), target, defaultSensitiveDataGuard);
  * ```
  */
-export function startClientSpan(ctx: Context, target: OutgoingTarget, guard?: SensitiveDataGuard): Span | undefined {
+export function startClientSpan(ctx: Context, target: OutgoingTarget, guard?: SensitiveDataGuard, knownMethods: ReadonlySet<string> = DEFAULT_KNOWN_METHODS): Span | undefined {
   const tracer = clientTracer();
   if (tracer === undefined) return undefined;
   const original = target.method;
-  const upper = original.toUpperCase();
-  const known = KNOWN_METHODS.has(upper);
-  const method = known ? upper : '_OTHER';
+  // A known method as it is, or the canonical (upper-case) form of one (`fetch` keeps `patch`).
+  const canonical = knownMethods.has(original) ? original : original.toUpperCase();
+  const known = knownMethods.has(canonical);
+  const method = known ? canonical : '_OTHER';
   const span = tracer.startSpan(known ? method : 'HTTP', { kind: SpanKind.CLIENT }, ctx);
   if (!span.isRecording()) return span;
   span.setAttribute('http.request.method', method);

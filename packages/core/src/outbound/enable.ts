@@ -6,6 +6,7 @@ import type { TextMapPropagator } from '@opentelemetry/api';
 import { ensureContextManager } from '../context/runtime.js';
 import { InvalidOptionError, rejectUnknownOptions } from '../errors.js';
 import { createPropagator } from '../propagators/create-propagator.js';
+import { resolveKnownMethods } from '../semconv/known-methods.js';
 import { createDestinationPolicy, type DestinationPolicy, type DestinationPolicyOptions } from '../policy/destination.js';
 import { createSensitiveDataGuard, type SensitiveDataGuard, type SensitiveDataOptions } from '../policy/sensitive-data.js';
 import { installHttpHook } from './http.js';
@@ -60,6 +61,14 @@ export interface OutboundOptions {
    * @default true
    */
   spans?: boolean;
+  /**
+   * The HTTP methods CLIENT spans name as they are; any other is `_OTHER` (with
+   * `http.request.method_original`), as the semantic conventions ask. Case-sensitive; replaces the
+   * default list whole.
+   * @default process.env.OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS (comma-separated), else RFC 9110's methods and PATCH
+   * @example { knownMethods: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'PURGE'] }
+   */
+  knownMethods?: readonly string[];
 }
 
 /**
@@ -79,7 +88,7 @@ export interface OutboundHandle {
   disable(): void;
 }
 
-const KNOWN_OPTIONS: readonly string[] = ['propagator', 'destinations', 'sensitiveData', 'existingTraceparent', 'spans'];
+const KNOWN_OPTIONS: readonly string[] = ['propagator', 'destinations', 'sensitiveData', 'existingTraceparent', 'spans', 'knownMethods'];
 
 /**
  * Configurations built by {@link resolveOutboundOptions}, by the (frozen) options object it
@@ -104,7 +113,7 @@ function resolveConfig(options: OutboundOptions, path: string): OutboundConfig {
   }
   const name = (option: string): string => (path === '' ? option : `${path}.${option}`);
   rejectUnknownOptions(options, KNOWN_OPTIONS, path, path || 'enableOutboundPropagation()');
-  const { propagator, destinations, sensitiveData, existingTraceparent = 'keep', spans = true } = options;
+  const { propagator, destinations, sensitiveData, existingTraceparent = 'keep', spans = true, knownMethods } = options;
   if (
     propagator !== undefined &&
     (typeof propagator !== 'object' || propagator === null || typeof propagator.inject !== 'function' || typeof propagator.fields !== 'function')
@@ -141,6 +150,7 @@ function resolveConfig(options: OutboundOptions, path: string): OutboundConfig {
     guard,
     existingTraceparent,
     spans,
+    knownMethods: resolveKnownMethods(knownMethods, name('knownMethods')),
   };
 }
 

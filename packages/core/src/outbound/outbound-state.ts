@@ -6,6 +6,7 @@ import type { TextMapPropagator } from '@opentelemetry/api';
 import { createPropagator } from '../propagators/create-propagator.js';
 import { defaultDestinationPolicy, type DestinationPolicy } from '../policy/destination.js';
 import { defaultSensitiveDataGuard, type SensitiveDataGuard } from '../policy/sensitive-data.js';
+import { KNOWN_METHODS_ENV_VAR, resolveKnownMethods } from '../semconv/known-methods.js';
 
 /**
  * What a trace header the caller (or another instrumentation) already set becomes.
@@ -25,6 +26,8 @@ export interface OutboundConfig {
   readonly guard: SensitiveDataGuard;
   readonly existingTraceparent: ExistingTraceparentMode;
   readonly spans: boolean;
+  /** The methods CLIENT spans name as they are (others are `_OTHER`); absent in a configuration an older copy of ctxprop made. */
+  readonly knownMethods?: ReadonlySet<string>;
 }
 
 /** Something installed that must be removed when the last handle is disabled. */
@@ -66,7 +69,8 @@ export function outboundState(): OutboundState {
 /**
  * The configuration in force: the one `enableOutboundPropagation()` set, else the defaults
  * (`createPropagator()`, the default destination policy and sensitive-data guard). May throw
- * only when `OTEL_PROPAGATORS` is invalid; callers on the request path catch.
+ * only when `OTEL_PROPAGATORS` or `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS` is invalid; callers on
+ * the request path catch.
  *
  * @example
  * ```ts
@@ -79,7 +83,8 @@ export function currentOutboundConfig(): OutboundConfig {
 
 /**
  * The default configuration, made once: `createPropagator()`, the default destination policy
- * and sensitive-data guard, `existingTraceparent: 'keep'`, spans on.
+ * and sensitive-data guard, `existingTraceparent: 'keep'`, spans on, the known methods of
+ * `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS` or the conventions' default.
  *
  * @example
  * ```ts
@@ -94,6 +99,7 @@ export function defaultOutboundConfig(): OutboundConfig {
     guard: defaultSensitiveDataGuard,
     existingTraceparent: 'keep',
     spans: true,
+    knownMethods: resolveKnownMethods(undefined, KNOWN_METHODS_ENV_VAR),
   };
   return state.fallback;
 }

@@ -194,7 +194,7 @@ export function prepareOutgoingCall(config: OutboundConfig, target: OutgoingTarg
       // sampling decision beside the caller's trace headers either).
       base = deleteB3SamplingDecision(trace.deleteSpan(ctx));
     } else if (startSpan) {
-      span = startClientSpan(ctx, target, config.guard);
+      span = startClientSpan(ctx, target, config.guard, config.knownMethods);
       if (span !== undefined) base = trace.setSpan(ctx, span);
     }
     const injectCtx = contextForDestination(base, decision, config.guard, destination, injectTrace);
