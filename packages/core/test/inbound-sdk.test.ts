@@ -177,6 +177,29 @@ describe('the SERVER span', () => {
     expect(span!.status.code).toBe(SpanStatusCode.ERROR);
   });
 
+  it('records an error reported twice once (two error middlewares), and different errors once each, error.type from the later', () => {
+    const scope = handlerFor().start(fakeRequest())!;
+    const first = new RangeError('first');
+    const second = new TypeError('second');
+    scope.recordException(first);
+    scope.recordException(first);
+    // Thrown strings compare by value.
+    scope.recordException('failed');
+    scope.recordException('failed');
+    scope.recordException(second);
+    scope.recordException(second);
+    // Seen before: still not a new exception, and error.type stays the latest new one's.
+    scope.recordException(first);
+    scope.finish(500);
+    const [span] = exporter.getFinishedSpans();
+    expect(span!.events.map((event) => [event.name, event.attributes?.['exception.type'] ?? event.attributes?.['exception.message']])).toEqual([
+      ['exception', 'RangeError'],
+      ['exception', 'failed'],
+      ['exception', 'TypeError'],
+    ]);
+    expect(span!.attributes['error.type']).toBe('TypeError');
+  });
+
   it("ends in error with error.type 'aborted' and no status code when the client goes away", () => {
     const scope = handlerFor().start(fakeRequest())!;
     scope.abort();

@@ -52,6 +52,9 @@ export interface InboundScopeRuntime<Request> {
   readonly accessors: InboundRequestAccessors<Request>;
 }
 
+/** How many distinct errors a scope remembers to record each once: a bound on a request that fails in a loop. */
+const MAX_REMEMBERED_ERRORS = 16;
+
 /**
  * How the request's server span came to be.
  *
@@ -119,6 +122,8 @@ export class InboundScope<Request = unknown> implements BaggageHolder {
   /** The route the request was last seen entering ({@link noteRoute}): null for one with no template, undefined before any. */
   #noted: string | null | undefined;
   #exceptionType: string | undefined;
+  /** The errors {@link recordException} recorded, made on the first one: none allocated for a request without. */
+  #recordedErrors: unknown[] | undefined;
   #state = OPEN;
   #view: BaggageView | undefined;
   #viewOf: Baggage | undefined;
@@ -284,9 +289,21 @@ export class InboundScope<Request = unknown> implements BaggageHolder {
     this.setRoute(noted === undefined ? this.#runtime.accessors.route(this.request) : (noted ?? undefined));
   }
 
-  /** Records an exception on the server span; its type becomes `error.type` if the response is a 5xx. */
+  /**
+   * Records an exception on the server span; its type becomes `error.type` if the response is a
+   * 5xx (the latest new error's, when there are several). An error recorded already is skipped:
+   * one error passing through two error middlewares (a mounted Express sub-app's `recordErrors()`
+   * and its parent's, a Fastify onError hook and the app's own call) is one exception. Errors are
+   * compared as `Array.prototype.includes` does, so a thrown string or number counts once per
+   * value: two throws of an equal primitive cannot be told from one passed on twice, and the
+   * latter is the common case. The first {@link MAX_REMEMBERED_ERRORS} are remembered.
+   */
   recordException(error: unknown): void {
     try {
+      const recorded = this.#recordedErrors;
+      if (recorded === undefined) this.#recordedErrors = [error];
+      else if (recorded.includes(error)) return;
+      else if (recorded.length < MAX_REMEMBERED_ERRORS) recorded.push(error);
       this.#exceptionType = errorTypeOf(error);
       const span = this.span;
       if (span === undefined || !span.isRecording()) return;
