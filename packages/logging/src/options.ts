@@ -68,7 +68,9 @@ export interface TraceFieldsOptions {
   environment?: string;
   /**
    * Baggage keys written as log fields when the active baggage has them (an allowlist: no other
-   * baggage reaches the log). Values refused by `sensitiveDataGuard` are left out.
+   * baggage reaches the log). Values refused by `sensitiveDataGuard` are left out. A field name
+   * (after `baggagePrefix`) that the loggers write themselves (`level`, `time`, `msg`, `pid`,
+   * `hostname`, `message`, `timestamp`) is refused; a pino `messageKey` of your own is not checked.
    * @default []
    * @example { baggageKeys: ['customer.tier', 'tenant.id'] }
    */
@@ -126,6 +128,14 @@ const KNOWN_OPTIONS = [
   'sensitiveDataGuard',
   'whenNoContext',
 ] as const;
+
+/**
+ * Keys the loggers write themselves: pino's `level`, `time`, `msg`, `pid`, `hostname`, winston's
+ * `level`, `message` and its `timestamp()` format's `timestamp`. A baggage field of one of these
+ * names would replace the logger's own (a value from an inbound header as the log message), or
+ * repeat the key in the line. A `messageKey` configured in pino is not known here.
+ */
+const LOGGER_KEYS: ReadonlySet<string> = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'message', 'timestamp']);
 
 const ROLES: readonly FieldRole[] = [
   'traceId',
@@ -187,6 +197,14 @@ export function resolveOptions(
   const taken = new Set(Object.values(keys));
   const baggageFieldNames = baggageKeys.map((key) => {
     const field = baggagePrefix + key;
+    if (LOGGER_KEYS.has(field)) {
+      throw new InvalidOptionError(
+        'baggageKeys',
+        `keys whose log fields are not keys the logger writes itself (${[...LOGGER_KEYS].join(', ')})`,
+        field,
+        `Set baggagePrefix (e.g. "baggage.") to log it as "baggage.${key}".`,
+      );
+    }
     if (taken.has(field)) {
       throw new InvalidOptionError('baggageKeys', `keys whose log fields do not clash with the trace fields`, key, `Set baggagePrefix (e.g. "baggage.") or rename the field with the "fields" option.`);
     }

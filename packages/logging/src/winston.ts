@@ -12,9 +12,13 @@ import { InvalidOptionError } from '@ctxprop/core';
 import { resolveOptions, type TraceFieldsOptions } from './options.js';
 import { createFieldsFactory } from './trace-fields.js';
 
-// Shared by every copy of the package, so a logger patched by one copy serves the format of another.
+// Shared by every copy of the package (the ESM and the CJS build loaded side by side), so a
+// logger patched by one copy serves the format of another: the key of the holder on an entry, the
+// mark of a patched write, and the brand a holder made by any copy carries (`instanceof` would
+// only know the holders of its own copy).
 const CAPTURED_CONTEXT = Symbol.for('ctxprop.logging.winston.context');
 const PATCHED = Symbol.for('ctxprop.logging.winston.patched');
+const CAPTURED_CONTEXT_BRAND = Symbol.for('ctxprop.logging.winston.captured-context');
 
 /**
  * What an entry carries from the log call to a format that runs later. winston copies an entry's
@@ -22,7 +26,9 @@ const PATCHED = Symbol.for('ctxprop.logging.winston.patched');
  * one of them to reach a transport's format; a transport without the format prints whatever it is
  * given (`format.prettyPrint()` prints symbol keys). So the entry holds this opaque holder, which
  * prints as a label and serializes to nothing, and never the context itself, whose baggage may
- * hold values the sensitive-data guard keeps out of logs.
+ * hold values the sensitive-data guard keeps out of logs. Formats leave it on the entry, for the
+ * formats after them (a second `winstonFormat()`, a transport's); each log call through a
+ * captured logger replaces it.
  */
 class CapturedContext {
   readonly #context: Context;
@@ -45,6 +51,10 @@ class CapturedContext {
     return this.#context;
   }
 
+  get [CAPTURED_CONTEXT_BRAND](): true {
+    return true;
+  }
+
   toJSON(): undefined {
     return undefined;
   }
@@ -54,9 +64,10 @@ class CapturedContext {
   }
 }
 
-// The fields each format last wrote into an entry: a caller that logs the same object again
-// (`logger.log(heartbeat)`) gets this call's fields, not the ones left from the last call.
-const written = new WeakMap<object, Record<string, unknown>>();
+/** A holder pinned by any copy of the package. */
+function isCapturedContext(value: unknown): value is { readonly context: Context } {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[CAPTURED_CONTEXT_BRAND] === true;
+}
 
 /**
  * A winston (logform) format: an object with `transform(info)`, accepted by `format.combine()`,
@@ -90,6 +101,8 @@ export interface WinstonLoggerLike {
 /**
  * Creates a winston format that adds the trace fields of the log call's context to each entry.
  * Fields the entry already has (from the call's meta) are kept. Options are validated here, once.
+ * Several formats may be combined (other presets or baggage keys, on the logger or a transport);
+ * each writes its own fields.
  *
  * @example
  * ```ts
@@ -105,13 +118,16 @@ export interface WinstonLoggerLike {
  */
 export function winstonFormat(options?: TraceFieldsOptions): WinstonTraceFormat {
   const fieldsOf = createFieldsFactory(resolveOptions(options));
+  // The fields this format last wrote into an entry: a caller that logs the same object again
+  // (`logger.log(heartbeat)`) gets this call's fields, not the ones left from the last call. Per
+  // format, so that a second format on the entry does not take the first one's fields for its own.
+  const written = new WeakMap<object, Record<string, unknown>>();
   return {
     options: options ?? {},
     transform<T extends object>(info: T): T {
       const entry = info as Record<string | symbol, unknown>;
       const captured = entry[CAPTURED_CONTEXT];
-      if (captured !== undefined) delete entry[CAPTURED_CONTEXT];
-      const fields = fieldsOf(captured instanceof CapturedContext ? captured.context : context.active());
+      const fields = fieldsOf(isCapturedContext(captured) ? captured.context : context.active());
       const previous = written.get(entry);
       if (previous !== undefined) {
         // Fields a previous call wrote and nobody changed since are this format's, not the caller's.
@@ -145,8 +161,8 @@ export function captureWinstonContext<L extends WinstonLoggerLike>(logger: L): L
   const original = logger.write;
   if ((original as unknown as Record<symbol, unknown>)[PATCHED] === true) return logger;
   const write = function ctxpropCaptureContext(this: unknown, chunk: unknown, ...rest: unknown[]): boolean {
-    // Always this call's context: an entry logged again still holds the last call's, when no
-    // format took it off (a child logger's write calls its parent's within the same call).
+    // Always this call's context: an entry logged again still holds the last call's (a child
+    // logger's write calls its parent's within the same call).
     if (chunk !== null && typeof chunk === 'object') {
       (chunk as Record<symbol, unknown>)[CAPTURED_CONTEXT] = new CapturedContext(context.active());
     }

@@ -3,8 +3,11 @@
  * throws InvalidOptionError (code CTXPROP_INVALID_OPTION) whose message starts "ctxprop:", names
  * the option and says how to fix it. Nothing is thrown at log time.
  */
-import { isCtxpropError } from '@ctxprop/core';
-import { captureWinstonContext, createTraceFields, pinoMixin, traceFields, winstonFormat } from '@ctxprop/logging';
+import { context, propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { ensureContextManager, isCtxpropError } from '@ctxprop/core';
+import { captureWinstonContext, createTraceFields, pinoCorrelation, pinoMixin, traceFields, winstonFormat } from '@ctxprop/logging';
+import pino from 'pino';
+import { LineSink } from './support/capture';
 
 function errorOf(create: () => unknown): { option?: string; code?: string; message: string } {
   try {
@@ -37,6 +40,8 @@ const BAD: ReadonlyArray<[description: string, options: unknown, option: string,
   ['an empty service name', { serviceName: '' }, 'serviceName', 'non-empty string'],
   ['baggageKeys not an array', { baggageKeys: 'customer.tier' }, 'baggageKeys', '["customer.tier"]'],
   ['a baggage key that clashes with a trace field', { baggageKeys: ['trace_id'] }, 'baggageKeys', 'baggagePrefix'],
+  ['a baggage key that is a key the logger writes itself (pino\'s "msg")', { baggageKeys: ['msg'] }, 'baggageKeys', 'baggagePrefix'],
+  ['a baggage key whose prefixed field is a key the logger writes itself', { baggageKeys: ['stamp'], baggagePrefix: 'time' }, 'baggageKeys', 'baggagePrefix'],
   ['a baggage prefix that is not a string', { baggagePrefix: 1 }, 'baggagePrefix', 'baggage.'],
   ['a guard that is not a function', { sensitiveDataGuard: true }, 'sensitiveDataGuard', 'createSensitiveDataGuard'],
   ['an unknown whenNoContext', { whenNoContext: 'empty' }, 'whenNoContext', '"omit" or "zeros"'],
@@ -79,5 +84,40 @@ describe('winstonFormat()', () => {
 describe('captureWinstonContext()', () => {
   it('rejects something that is not a logger', () => {
     expect(errorOf(() => captureWinstonContext({} as never)).option).toBe('logger');
+  });
+});
+
+describe('baggage field names the loggers write themselves', () => {
+  // pino writes level, time, msg, pid and hostname; winston level and message, its timestamp() format timestamp.
+  const RESERVED = ['level', 'time', 'msg', 'pid', 'hostname', 'message', 'timestamp'];
+
+  it.each(RESERVED)('refuses "%s" as a baggage field, naming the key and suggesting baggagePrefix', (key) => {
+    const error = errorOf(() => createTraceFields({ baggageKeys: ['tenant', key] }));
+    expect(error.option).toBe('baggageKeys');
+    expect(error.message).toContain(`"${key}"`);
+    expect(error.message).toContain('baggagePrefix');
+  });
+
+  it.each(RESERVED)('accepts "%s" under a baggage prefix', (key) => {
+    expect(() => createTraceFields({ baggageKeys: [key], baggagePrefix: 'baggage.' })).not.toThrow();
+  });
+
+  it.each([
+    ['pinoMixin()', (sink: LineSink) => pino({ base: null, timestamp: false, mixin: pinoMixin({ baggageKeys: ['msg'], baggagePrefix: 'baggage.' }) }, sink)],
+    ['pinoCorrelation()', (sink: LineSink) => pino({ base: null, ...pinoCorrelation({ timestamp: false, baggageKeys: ['msg'], baggagePrefix: 'baggage.' }) }, sink)],
+  ])('with a prefix, %s keeps the message the log call gave and logs the baggage value beside it', (_name, create) => {
+    ensureContextManager();
+    const sink = new LineSink();
+    const logger = create(sink);
+    const ctx = trace.setSpanContext(ROOT_CONTEXT, { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: 1, isRemote: true });
+    context.with(propagation.setBaggage(ctx, propagation.createBaggage({ msg: { value: 'from-baggage' } })), () => {
+      logger.info('real message');
+      logger.info({ x: 1 });
+    });
+    expect(sink.chunks.map((line) => line.match(/"msg":/g)?.length ?? 0)).toEqual([1, 0]);
+    expect(sink.records()).toEqual([
+      expect.objectContaining({ msg: 'real message', 'baggage.msg': 'from-baggage' }),
+      expect.not.objectContaining({ msg: expect.anything() }),
+    ]);
   });
 });

@@ -13,10 +13,10 @@ import { PassThrough } from 'node:stream';
 import winston from 'winston';
 import { captureWinstonContext, winstonFormat } from '@ctxprop/logging';
 import { capturedWinston } from './support/capture';
+import { MemoryTransport, SlowTransport, until } from './support/winston-transports';
 
 ensureContextManager();
 
-const MESSAGE = Symbol.for('message');
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const SPAN_ID = '00f067aa0ba902b7';
 const OTHER_TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
@@ -24,35 +24,6 @@ const OTHER_SPAN_ID = 'b7ad6b7169203331';
 
 function remote(traceId: string, spanId: string): Context {
   return trace.setSpanContext(ROOT_CONTEXT, { traceId, spanId, traceFlags: 1, isRemote: true });
-}
-
-// winston exports its base transport class (winston-transport) as `Transport` at run time; its
-// types do not declare that name, so the class is typed from what `logger.add()` takes.
-type TransportInstance = Parameters<winston.Logger['add']>[0];
-const TransportBase = (winston as unknown as { Transport: new () => TransportInstance }).Transport;
-
-/** A transport that takes `delayMs` to write each entry, so winston buffers behind it. */
-class SlowTransport extends TransportBase {
-  readonly records: Record<string, unknown>[] = [];
-
-  constructor(private readonly delayMs: number) {
-    super();
-  }
-
-  override log(info: Record<string | symbol, unknown>, callback: () => void): void {
-    setTimeout(() => {
-      this.records.push(JSON.parse(info[MESSAGE] as string) as Record<string, unknown>);
-      callback();
-    }, this.delayMs);
-  }
-}
-
-async function until(check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 function logInManyContexts(logger: winston.Logger, count: number): Map<number, string> {
@@ -171,16 +142,6 @@ describe('behind a slow transport', () => {
 });
 
 describe('captureWinstonContext()', () => {
-  /** A transport that keeps each formatted line as winston hands it over. */
-  class MemoryTransport extends TransportBase {
-    readonly lines: string[] = [];
-
-    override log(info: Record<string | symbol, unknown>, callback: () => void): void {
-      this.lines.push(info[MESSAGE] as string);
-      callback();
-    }
-  }
-
   it('keeps the captured context out of a transport whose format does not take it (prettyPrint prints every field)', () => {
     const withIds = new MemoryTransport();
     withIds.format = winston.format.combine(winstonFormat(), winston.format.json());
