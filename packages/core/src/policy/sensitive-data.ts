@@ -105,50 +105,132 @@ function trimBounds(value: string): [number, number] {
   return [start, end];
 }
 
-/** `local@domain.tld`: one `@`, a non-empty local part, a dotted domain of letters, digits and hyphens. */
-function looksLikeEmail(value: string, start: number, end: number): boolean {
-  const at = value.indexOf('@', start);
-  if (at <= start || at >= end - 3) return false;
-  for (let i = start; i < at; i++) {
-    const code = value.charCodeAt(i);
-    if (code <= 32 || code === 64 || code === 127 || code === 44 || code === 59) return false;
-  }
-  let dots = 0;
-  let labelLength = 0;
-  for (let i = at + 1; i < end; i++) {
-    const code = value.charCodeAt(i);
-    if (code === 46) {
-      if (labelLength === 0) return false;
-      dots++;
-      labelLength = 0;
-      continue;
-    }
-    const letterOrDigit = (code >= 97 && code <= 122) || (code >= 65 && code <= 90) || (code >= 48 && code <= 57);
-    if (!letterOrDigit && code !== 45 && code < 128) return false;
-    labelLength++;
-  }
-  return dots > 0 && labelLength >= 2;
+/** True when `code` may end the local part of an address (RFC 5322 §3.2.3 atext, dots, or any non-ASCII). */
+function isLocalPartChar(code: number): boolean {
+  if (code <= 32 || code === 127) return false;
+  // Delimiters around an address in text: `Name <a@b.c>`, `a@b.c, d@e.f`, `to: a@b.c`, `(a@b.c)`.
+  return !(
+    code === 64 || code === 60 || code === 62 || code === 40 || code === 41 || code === 91 || code === 93 ||
+    code === 92 || code === 44 || code === 59 || code === 58 || code === 34
+  );
 }
 
-/** `header.payload.signature`, base64url segments, header starting `eyJ`; RFC 7519 §7.2. */
+function isAsciiLetter(code: number): boolean {
+  return (code >= 97 && code <= 122) || (code >= 65 && code <= 90);
+}
+
+function isDigit(code: number): boolean {
+  return code >= 48 && code <= 57;
+}
+
+/** Letters, digits, hyphens and dots, or non-ASCII (internationalized domains, RFC 5890). */
+function isDomainChar(code: number): boolean {
+  return isAsciiLetter(code) || isDigit(code) || code === 45 || code === 46 || code >= 128;
+}
+
+/** `@` itself, or `%40` (a value that was not decoded, such as an undecodable query value): its length, or 0. */
+function atSignLength(value: string, i: number, end: number): number {
+  const code = value.charCodeAt(i);
+  if (code === 64) return 1;
+  if (code === 37 && i + 2 < end && value.charCodeAt(i + 1) === 52 && value.charCodeAt(i + 2) === 48) return 3;
+  return 0;
+}
+
+/**
+ * True when the domain run `value[start, end)` (domain characters only, trailing dots removed)
+ * is a mail domain: two or more non-empty labels, the last (the top-level domain) of two or
+ * more characters starting with a letter (`com`, `xn--p1ai`; not `2024`). Two kinds are not:
+ * a run that starts with two numeric labels is a version (`pkg@1.2.3-beta.rc`) or an IPv4
+ * address, and one that starts with a pixel density (`logo@2x.png`, `icon@1.5x.webp`) is an
+ * image name.
+ */
+function isMailDomain(value: string, start: number, end: number): boolean {
+  let labels = 0;
+  let labelStart = start;
+  let numericLabels = 0;
+  for (let i = start; i <= end; i++) {
+    if (i < end && value.charCodeAt(i) !== 46) continue;
+    if (i === labelStart) return false; // an empty label: `a@.b.c`, `a@b..c`
+    let numeric = true;
+    for (let j = labelStart; j < i && numeric; j++) numeric = isDigit(value.charCodeAt(j));
+    if (labels === numericLabels && numeric) numericLabels++;
+    labels++;
+    if (i === end) {
+      const first = value.charCodeAt(labelStart);
+      if (labels < 2 || i - labelStart < 2 || !(isAsciiLetter(first) || first >= 128)) return false;
+    }
+    labelStart = i + 1;
+  }
+  if (numericLabels >= 2) return false;
+  return !startsWithPixelDensity(value, start, end);
+}
+
+/** `2x.` or `1.5x.` at `start`: the `@2x` suffix of high-density image names. */
+function startsWithPixelDensity(value: string, start: number, end: number): boolean {
+  let i = start;
+  while (i < end && isDigit(value.charCodeAt(i))) i++;
+  if (i === start) return false;
+  if (i < end && value.charCodeAt(i) === 46) {
+    const fraction = ++i;
+    while (i < end && isDigit(value.charCodeAt(i))) i++;
+    if (i === fraction) return false;
+  }
+  return i + 1 < end && (value.charCodeAt(i) | 0x20) === 120 && value.charCodeAt(i + 1) === 46;
+}
+
+/**
+ * True when `value` holds an address anywhere (`jdoe@example.com`, `Ana <ana@example.com>`,
+ * `a@example.com,b@example.com`): an `@` (or `%40`) right after a local-part character and
+ * followed by a mail domain (see {@link isMailDomain}). `user@localhost` and other names without
+ * a dotted domain are not addresses: they are too common as tags (`tenant@v2`) to refuse.
+ *
+ * One forward scan, linear in the length: at each `@` the domain run is read once, and the scan
+ * resumes where that run stopped; no character is read more than twice (the label checks in
+ * isMailDomain read each domain character once more).
+ */
+function looksLikeEmail(value: string, start: number, end: number): boolean {
+  let i = start + 1;
+  while (i < end) {
+    const at = atSignLength(value, i, end);
+    if (at === 0 || !isLocalPartChar(value.charCodeAt(i - 1))) {
+      i++;
+      continue;
+    }
+    const domainStart = i + at;
+    let domainEnd = domainStart;
+    while (domainEnd < end && isDomainChar(value.charCodeAt(domainEnd))) domainEnd++;
+    let trimmed = domainEnd;
+    while (trimmed > domainStart && value.charCodeAt(trimmed - 1) === 46) trimmed--; // `... a@b.com.`
+    if (trimmed > domainStart && isMailDomain(value, domainStart, trimmed)) return true;
+    i = domainEnd > domainStart ? domainEnd : domainStart;
+  }
+  return false;
+}
+
+/**
+ * A signed JWT, `header.payload.signature` (RFC 7515 §7.1, RFC 7519 §7.2), or an encrypted one,
+ * `header.encryptedKey.iv.ciphertext.tag` (RFC 7516 §7.1): base64url segments, the header
+ * starting `eyJ`.
+ */
 function looksLikeJwt(value: string, start: number, end: number): boolean {
-  if (end - start < 2 * JWT_MIN_SEGMENT + 2 || !value.startsWith(JWT_PREFIX, start)) return false;
+  if (!value.startsWith(JWT_PREFIX, start)) return false;
+  const lengths = [0, 0, 0, 0, 0];
   let segment = 0;
-  let segmentLength = 0;
   for (let i = start; i < end; i++) {
     const code = value.charCodeAt(i);
     if (code === 46) {
-      if (segment < 2 && segmentLength < JWT_MIN_SEGMENT) return false;
-      segment++;
-      segmentLength = 0;
-      if (segment > 2) return false;
+      if (++segment > 4) return false;
       continue;
     }
     if (!isBase64UrlChar(code) && code !== 61) return false;
-    segmentLength++;
+    lengths[segment]!++;
   }
-  // The signature may be empty (an unsecured JWT, `alg: none`), still a token.
-  return segment === 2;
+  if (lengths[0]! < JWT_MIN_SEGMENT) return false;
+  // A JWS signature may be empty (an unsecured JWT, `alg: none`, RFC 7519 §6.1).
+  if (segment === 2) return lengths[1]! >= JWT_MIN_SEGMENT;
+  // A JWE's encrypted key is empty with `alg: dir` (RFC 7518 §4.5), its IV and tag with
+  // algorithms that use none (RFC 7516 §5.1): only the header is required.
+  return segment === 4;
 }
 
 /** True when `value` has `word` (lower case ASCII letters) at `start`, in any case. */
@@ -262,8 +344,9 @@ function validate(options: SensitiveDataOptions, prefix: string): void {
 
 /**
  * Builds a guard that refuses baggage members whose key looks like a credential (authorization,
- * token, password, secret, api key, cookie, session) or whose value looks like an e-mail
- * address, a JSON Web Token, a bearer or basic credential, or a payment card number (Luhn-valid).
+ * token, password, secret, api key, cookie, session) or whose value holds an e-mail address
+ * anywhere (`Ana <ana@example.com>`; not `user@localhost` nor `pkg@1.2.3`), or looks like a JSON
+ * Web Token (signed or encrypted), a bearer or basic credential, or a payment card number (Luhn-valid).
  * Options are validated now; a bad one, or an unknown key, throws {@link InvalidOptionError}
  * naming it under `optionPrefix` (`sensitiveData.allowKeys`). The guard never throws: a failing
  * `valueCheck` refuses the member.
