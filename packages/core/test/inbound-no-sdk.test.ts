@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import fc from 'fast-check';
-import { context, propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { context, createContextKey, propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { diagnosticsSnapshot, EMPTY_BAGGAGE_VIEW, inboundScopeOf, resetDiagnostics, runEmitterInContext, type InboundRequestAccessors } from '@ctxprop/core';
 import { createInboundHandler } from '../src/inbound/handler';
 import { resolveInboundOptions } from '../src/inbound/options';
@@ -43,6 +43,26 @@ describe('InboundHandler.start() with no SDK', () => {
     expect(scope.baggageView).toBe(EMPTY_BAGGAGE_VIEW);
     expect(scope.traceContext).toBeUndefined();
     expect(diagnosticsSnapshot()['extract.trace.missing']).toBe(1);
+  });
+
+  it("takes no trace and no baggage from the context active when the request arrived (the server's start-up context), only from the request", () => {
+    // AsyncLocalStorage hands a server's connections the context listen() was called in.
+    const startup = trace.setSpanContext(
+      propagation.setBaggage(ROOT_CONTEXT, propagation.createBaggage({ 'deploy.secret': { value: 'x' } })),
+      { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), traceFlags: 1 },
+    );
+    const key = createContextKey('other.library');
+    const active = startup.setValue(key, 'kept');
+    const bare = handlerFor().start(fakeRequest(), active)!;
+    expect(bare.traceContext).toBeUndefined();
+    expect(trace.getSpanContext(bare.context)).toBeUndefined();
+    expect(bare.baggageView.size).toBe(0);
+    expect(propagation.getBaggage(bare.context)).toBeUndefined();
+    // What other libraries keep in the context stays.
+    expect(bare.context.getValue(key)).toBe('kept');
+    const carrying = handlerFor().start(fakeRequest({ traceparent: INBOUND_TRACEPARENT, baggage: 'tenant=acme' }), active)!;
+    expect(carrying.traceContext?.traceId).toBe(INBOUND_TRACE_ID);
+    expect([...carrying.baggageView].map(([name]) => name)).toEqual(['tenant']);
   });
 
   it('reads Node-style lowercase headers without walking them when the adapter says they are lowercase', () => {

@@ -67,9 +67,9 @@ describe('the SERVER span', () => {
 
   it.each([
     ['http://api.example.com:81/users/1', 'api.example.com', 81],
-    ['https://user:secret@api.example.com/a', 'api.example.com', undefined],
+    ['https://user:secret@api.example.com/a', 'api.example.com', 443],
     ['http://[2001:db8::1]:8080/a?x=1', '2001:db8::1', 8080],
-    ['http://api.example.com?x=1', 'api.example.com', undefined],
+    ['HTTP://api.example.com?x=1', 'api.example.com', 80],
   ])('takes server.address and server.port of the absolute-form target %s from its authority, not from Host (RFC 9112 §3.2.2)', (url, address, port) => {
     handlerFor().start(fakeRequest({ host: 'other.example.net:9999' }, { url }))!.finish(200);
     const [span] = exporter.getFinishedSpans();
@@ -84,6 +84,19 @@ describe('the SERVER span', () => {
       expect(span.attributes['server.address']).toBe('api.example.com');
       expect(span.attributes['server.port']).toBe(8443);
     }
+  });
+
+  it("starts a new trace for a request without traceparent, not a child of the span active when the server started", () => {
+    const startup = provider.getTracer('app').startSpan('startup');
+    startup.end();
+    const active = propagation.setBaggage(trace.setSpan(ROOT_CONTEXT, startup), propagation.createBaggage({ 'deploy.secret': { value: 'x' } }));
+    const scope = handlerFor({ spanAttributesFromBaggage: ['deploy.secret'] }).start(fakeRequest(), active)!;
+    scope.finish(200);
+    const span = exporter.getFinishedSpans().find((finished) => finished.name === 'GET')!;
+    expect(span.parentSpanContext).toBeUndefined();
+    expect(span.spanContext().traceId).not.toBe(startup.spanContext().traceId);
+    expect(span.attributes['deploy.secret']).toBeUndefined();
+    expect(scope.baggageView.size).toBe(0);
   });
 
   it('is named by the method alone while no route is known', () => {
@@ -323,9 +336,17 @@ describe('network and HTTP/2 attributes', () => {
   });
 
   it('prefers the Host header when both are present', () => {
-    const attributes = attributesOf(fakeRequest({ host: 'www.example.com', ':authority': 'api.example.com:8443' }));
+    const attributes = attributesOf(fakeRequest({ host: 'www.example.com:8080', ':authority': 'api.example.com:8443' }));
     expect(attributes['server.address']).toBe('www.example.com');
-    expect(attributes['server.port']).toBeUndefined();
+    expect(attributes['server.port']).toBe(8080);
+  });
+
+  it("gives server.port the scheme's default port when the host names none (RFC 9110 §4.2)", () => {
+    expect(attributesOf(fakeRequest({ host: 'api.example.com' }, { scheme: 'http' }))).toMatchObject({ 'server.address': 'api.example.com', 'server.port': 80 });
+    expect(attributesOf(fakeRequest({ host: 'api.example.com' }, { scheme: 'https' }))).toMatchObject({ 'server.address': 'api.example.com', 'server.port': 443 });
+    expect(attributesOf(fakeRequest({ host: '[2001:db8::1]' }, { scheme: 'https' }))).toMatchObject({ 'server.address': '2001:db8::1', 'server.port': 443 });
+    // No server.address, no server.port.
+    expect(attributesOf(fakeRequest({}, { scheme: 'https' }))['server.port']).toBeUndefined();
   });
 
   it("takes server.address and server.port from the accessors' host (a trusted proxy's X-Forwarded-Host) before the Host header", () => {

@@ -3,7 +3,7 @@
 // outbound CLIENT spans and the request-duration histogram.
 import { request as httpRequest } from 'node:http';
 import request from 'supertest';
-import { context, metrics, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, metrics, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { MeterProvider, type HistogramMetricData } from '@opentelemetry/sdk-metrics';
@@ -215,6 +215,25 @@ describe.each(EXPRESS_VERSIONS)('%s with the OpenTelemetry SDK', (_name, express
     expect(status).toBe(200);
     const [span] = await finishedSpans(1);
     expect(span!.attributes).toMatchObject({ 'url.path': '/api/users/7', 'url.query': 'x=1', 'server.address': 'api.example.com', 'server.port': 81, 'http.route': '/api/users/:id' });
+  });
+
+  it('starts a new trace for a request without traceparent on a server started inside a span, and takes none of its baggage', async () => {
+    const startup = provider.getTracer('app').startSpan('startup');
+    const startupContext = propagation.setBaggage(trace.setSpan(ROOT_CONTEXT, startup), propagation.createBaggage({ 'customer.tier': { value: 'startup' } }));
+    // AsyncLocalStorage hands the server's connections the context listen() was called in.
+    const server = await context.with(startupContext, () => listen(buildApp(express, { outbound: false, spanAttributesFromBaggage: ['customer.tier'] })));
+    startup.end();
+    try {
+      // Without the test client's own CLIENT span and traceparent (see 'starts a new trace when the request carries none').
+      const response = await context.with(suppressTracing(ROOT_CONTEXT), () => Promise.resolve(request(server.url).get('/sync').expect(200)));
+      const [span] = await finishedSpans(1);
+      expect(span!.parentSpanContext).toBeUndefined();
+      expect(span!.spanContext().traceId).not.toBe(startup.spanContext().traceId);
+      expect(span!.attributes['customer.tier']).toBeUndefined();
+      expect(response.body.view).toEqual({});
+    } finally {
+      await server.close();
+    }
   });
 
   it("puts only http or https in url.scheme: another X-Forwarded-Proto from a trusted proxy falls back to the connection's (no metric series per value)", async () => {

@@ -55,6 +55,7 @@ import {
   ATTR_URL_SCHEME,
   ATTR_USER_AGENT_ORIGINAL,
   authorityOf,
+  defaultPortOf,
   normalizeMethod,
   parseHostHeader,
   pathOf,
@@ -113,6 +114,17 @@ function activeServerSpan(active: Context): Span | undefined {
   if (span === undefined || !span.isRecording()) return undefined;
   const { kind, ended } = span as { kind?: unknown; ended?: unknown };
   return kind === SpanKind.SERVER && ended !== true ? span : undefined;
+}
+
+/**
+ * `active` without a span and without baggage (the same object when it holds neither, as it does
+ * for a server started outside any context); other libraries' values are kept.
+ */
+function withoutRequestContext(active: Context): Context {
+  let base = active;
+  if (trace.getSpan(base) !== undefined) base = trace.deleteSpan(base);
+  if (propagation.getBaggage(base) !== undefined) base = propagation.deleteBaggage(base);
+  return base;
 }
 
 class Handler<Request> implements InboundHandler<Request>, InboundScopeRuntime<Request> {
@@ -189,18 +201,21 @@ class Handler<Request> implements InboundHandler<Request>, InboundScopeRuntime<R
       span = existing;
       baggage = propagation.getBaggage(active);
     } else {
-      const extracted = options.propagator.extract(active, headers, this.#getter);
+      // The request's trace and baggage come from the request alone: not from the context that was
+      // active when it arrived, which AsyncLocalStorage takes from where the server was started.
+      const base = withoutRequestContext(active);
+      const extracted = options.propagator.extract(base, headers, this.#getter);
       baggage = propagation.getBaggage(extracted);
       const tracer = this.#telemetry.tracer();
       if (tracer !== undefined && accessors.routeAtStart === true) route = routeTemplate(accessors.route(request));
       // trust: the caller's span is our parent. link / ignore: it is not; a new trace starts.
       const trusted = verdict.context === 'trust';
-      parent = trusted ? extracted : active;
+      parent = trusted ? extracted : base;
       if (tracer !== undefined) {
         let links: Link[] | undefined;
         if (verdict.context === 'link') {
           const remote = trace.getSpanContext(extracted);
-          if (remote !== undefined && remote !== trace.getSpanContext(active)) links = [{ context: remote }];
+          if (remote !== undefined) links = [{ context: remote }];
         }
         scheme = urlSchemeOf(accessors, request);
         protocolVersion = protocolVersionOf(accessors.protocolVersion?.(request));
@@ -258,10 +273,13 @@ class Handler<Request> implements InboundHandler<Request>, InboundScopeRuntime<R
     // An absolute-form target's authority (RFC 9112 §3.2.2: it overrides Host); then the framework's
     // view (a trusted proxy's X-Forwarded-Host); then the Host header, or HTTP/2's :authority
     // pseudo-header (a Host header, when sent too, wins).
-    const host = parseHostHeader(authorityOf(target) ?? (accessors.host?.(request) || ((record['host'] ?? record[':authority']) as string | undefined)));
+    const authority = authorityOf(target);
+    const host = parseHostHeader(authority ?? (accessors.host?.(request) || ((record['host'] ?? record[':authority']) as string | undefined)));
     if (host !== undefined) {
       attributes[ATTR_SERVER_ADDRESS] = host.host;
-      if (host.port !== undefined) attributes[ATTR_SERVER_PORT] = host.port;
+      // Without a port, the default port of the scheme the client addressed (RFC 9110 §4.2).
+      const port = host.port ?? defaultPortOf(authority !== undefined ? target!.slice(0, target!.indexOf(':')).toLowerCase() : scheme);
+      if (port !== undefined) attributes[ATTR_SERVER_PORT] = port;
     }
     const userAgent = record['user-agent'];
     if (typeof userAgent === 'string') attributes[ATTR_USER_AGENT_ORIGINAL] = userAgent;

@@ -25,7 +25,7 @@ export const ATTR_ERROR_TYPE = 'error.type';
 export const ATTR_URL_QUERY = 'url.query';
 /** `server.address`: the host the client addressed (an absolute-form target's authority, the `Host` header, or HTTP/2's `:authority`). */
 export const ATTR_SERVER_ADDRESS = 'server.address';
-/** `server.port`: the port of that authority, when it names one. */
+/** `server.port`: the port of that authority, else the default port of the scheme. */
 export const ATTR_SERVER_PORT = 'server.port';
 /** `user_agent.original`. */
 export const ATTR_USER_AGENT_ORIGINAL = 'user_agent.original';
@@ -195,6 +195,11 @@ export function parseHostHeader(value: string | string[] | undefined): HostAndPo
   // More than one colon without brackets is a bare IPv6 address (not valid in Host, but seen): no port.
   if (colon === -1 || text.indexOf(':', colon + 1) !== -1) return { host: text, port: undefined };
   return { host: text.slice(0, colon), port: portOf(text, colon + 1) };
+}
+
+/** The default port of `http` (80) and `https` (443) (RFC 9110 §4.2.1, §4.2.2); undefined for any other scheme. */
+export function defaultPortOf(scheme: string | undefined): number | undefined {
+  return scheme === 'https' ? 443 : scheme === 'http' ? 80 : undefined;
 }
 
 function portOf(text: string, start: number): number | undefined {
