@@ -1,5 +1,9 @@
-import { createDestinationPolicy, defaultDestinationPolicy } from '@ctxprop/core';
+import * as http from 'node:http';
+import { context } from '@opentelemetry/api';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { configureDiagnostics, createDestinationPolicy, defaultDestinationPolicy, enableOutboundPropagation } from '@ctxprop/core';
 import { invalidOptionOf } from './invalid-option';
+import { contextWith, lookupToLoopback, SPAN_ID, startServer, TRACE_ID } from './outbound-helpers';
 
 describe('the default destination policy', () => {
   it.each([
@@ -111,6 +115,84 @@ describe('createDestinationPolicy() rules', () => {
       expect(small('https://a.example/1').rule).toBe('default:public');
       expect(small('https://b.example/2').rule).toBe('destinations.rules[0]');
       expect(small('http://10.0.0.1/3').rule).toBe('default:private-network');
+    }
+  });
+});
+
+describe('createDestinationPolicy() rules on internationalised host names', () => {
+  // URL spells an internationalised host in its ASCII (punycode) form, `xn--bcher-kva.example`:
+  // the rules are compared in that form too (UTS #46 processing, as WHATWG URL's host parser does).
+  const policy = createDestinationPolicy({
+    rules: [
+      { name: 'books', hosts: ['bücher.example'], trace: false, baggage: 'none' },
+      { name: 'munich', hosts: ['*.MÜNCHEN.example'], baggage: ['tenant.id'] },
+      { name: 'shop', origins: ['https://Läden.example:8443'], baggage: ['cart.id'] },
+      { name: 'ascii-form', hosts: ['xn--fiqs8s.example'], baggage: 'all' },
+    ],
+  });
+
+  it.each([
+    ['https://bücher.example/', 'books'],
+    ['https://BÜCHER.example/x', 'books'],
+    ['https://xn--bcher-kva.example/', 'books'],
+    ['https://bücher.example./', 'books'],
+    ['https://shop.münchen.example/', 'munich'],
+    ['https://a.b.xn--mnchen-3ya.example/', 'munich'],
+    ['https://läden.example:8443/', 'shop'],
+    ['https://xn--lden-loa.example:8443/', 'shop'],
+    ['https://中国.example/', 'ascii-form'],
+    ['https://münchen.example/', 'default:public'],
+    ['https://läden.example/', 'default:public'],
+  ])('decides %s by the rule %s', (url, rule) => {
+    expect(policy(url).rule).toBe(rule);
+  });
+
+  it.each([['xn--zz.example'], ['*.xn--a.example'], ['foo.123']])('refuses %s, a host name URL cannot spell', (host) => {
+    const thrown = invalidOptionOf(() => createDestinationPolicy({ rules: [{ hosts: ['ok.example', host] }] }));
+    expect(thrown.option).toBe('destinations.rules[0].hosts[1]');
+    expect(thrown.message).toContain(JSON.stringify(host));
+  });
+
+  it('refuses a name that is empty once mapped (a soft hyphen alone is ignored by the mapping)', () => {
+    expect(invalidOptionOf(() => createDestinationPolicy({ rules: [{ hosts: ['\u00ad.example'] }] })).option).toBe('destinations.rules[0].hosts[0]');
+  });
+});
+
+describe('an internationalised host name on the wire', () => {
+  it('is matched by a rule naming it in Unicode: fetch and node:http send it no trace header and no baggage', async () => {
+    const server = await startServer();
+    const agent = new Agent({ connect: { lookup: lookupToLoopback } });
+    const warnings: string[] = [];
+    configureDiagnostics({ warn: (message) => warnings.push(message) });
+    const handle = enableOutboundPropagation({
+      destinations: { rules: [{ name: 'books', hosts: ['bücher.example'], trace: false, baggage: 'none' }, { hosts: ['*.münchen.example'], baggage: 'all' }] },
+    });
+    try {
+      await context.with(contextWith({ tenant: 'acme' }), async () => {
+        await (await undiciFetch(`http://bücher.example:${server.port}/fetch`, { dispatcher: agent })).text();
+        expect(server.last('traceparent')).toEqual([]);
+        expect(server.last('baggage')).toEqual([]);
+        await new Promise<void>((resolve, reject) => {
+          const req = http.get({ host: 'bücher.example', port: server.port, path: '/http', lookup: lookupToLoopback }, (res) => {
+            res.resume();
+            res.on('end', resolve);
+          });
+          req.on('error', reject);
+        });
+        expect(server.received.at(-1)!.url).toBe('/http');
+        expect(server.last('traceparent')).toEqual([]);
+        expect(server.last('baggage')).toEqual([]);
+        // The wildcard rule opens a public host to baggage: it arrives.
+        await (await undiciFetch(`http://shop.münchen.example:${server.port}/wild`, { dispatcher: agent })).text();
+        expect(server.last('traceparent')).toEqual([`00-${TRACE_ID}-${SPAN_ID}-01`]);
+        expect(server.last('baggage')).toEqual(['tenant=acme']);
+      });
+      expect(warnings.join('\n')).toContain('"books"');
+    } finally {
+      configureDiagnostics({ warn: (message, code) => process.emitWarning(message, { type: 'CtxpropWarning', code }) });
+      handle.disable();
+      await agent.close();
+      await server.close();
     }
   });
 });

@@ -42,6 +42,24 @@ const TRACEPARENT_FIELD = 'traceparent';
 // a kept tracestate goes on as the caller wrote it, every line.
 const TRACESTATE_FIELD = 'tracestate';
 
+/**
+ * Trace headers that only qualify the ids of another: a tracestate without a traceparent means
+ * nothing (W3C Trace Context §3.3), nor do B3's span id, sampling flags or parent id without
+ * `X-B3-TraceId` (https://github.com/openzipkin/b3-propagation#multiple-headers), nor OT's span id
+ * and sampled flag without `ot-tracer-traceid`. Every other trace header (traceparent, b3,
+ * x-b3-traceid, uber-trace-id, x-amzn-trace-id, ot-tracer-traceid, a custom propagator's) holds
+ * the trace: the caller has set the trace only when it set one of those.
+ */
+const AUXILIARY_TRACE_FIELDS: ReadonlySet<string> = new Set([
+  TRACESTATE_FIELD,
+  'x-b3-spanid',
+  'x-b3-sampled',
+  'x-b3-flags',
+  'x-b3-parentspanid',
+  'ot-tracer-spanid',
+  'ot-tracer-sampled',
+]);
+
 /** A propagator's header names (lower case): trace headers first, then baggage headers. */
 interface Fields {
   readonly all: readonly string[];
@@ -49,6 +67,11 @@ interface Fields {
   readonly baggage: readonly string[];
   /** Bits of `all` that are trace headers. */
   readonly traceMask: number;
+  /**
+   * Bits of `all` that are trace headers holding the ids (not {@link AUXILIARY_TRACE_FIELDS}); all
+   * of `traceMask` when the propagator has no such header.
+   */
+  readonly idMask: number;
 }
 
 /** Bit masks over `Fields.all` cover this many names; a propagator with more is not inspected past them. */
@@ -71,7 +94,10 @@ export function fieldsOf(propagator: TextMapPropagator): Fields {
     const traceNames = names.filter((name) => name !== BAGGAGE_FIELD);
     const baggageNames = names.filter((name) => name === BAGGAGE_FIELD);
     const all = [...traceNames, ...baggageNames].slice(0, MAX_FIELDS);
-    fields = { all, trace: traceNames, baggage: baggageNames, traceMask: (1 << Math.min(traceNames.length, MAX_FIELDS)) - 1 };
+    const traceMask = (1 << Math.min(traceNames.length, MAX_FIELDS)) - 1;
+    let idMask = 0;
+    for (let i = 0; i < traceNames.length && i < MAX_FIELDS; i++) if (!AUXILIARY_TRACE_FIELDS.has(traceNames[i]!)) idMask |= 1 << i;
+    fields = { all, trace: traceNames, baggage: baggageNames, traceMask, idMask: idMask === 0 ? traceMask : idMask };
     fieldsByPropagator.set(propagator, fields);
   }
   return fields;
@@ -107,9 +133,38 @@ function removeTraceHeaders(headers: HeaderList, fields: Fields, present: number
   return present & ~fields.traceMask;
 }
 
-function single(value: string | string[] | undefined, keepLast: boolean): string | undefined {
-  if (!Array.isArray(value)) return value;
-  return keepLast ? value[value.length - 1] : value[0];
+/**
+ * Trace headers that hold one value, never a list, so a comma in one means the client joined
+ * several lines into one ("a, b": fetch's `Headers.append`, RFC 9110 §5.3). A custom
+ * propagator's header may be a list (Datadog's `x-datadog-tags`): it is not split.
+ */
+const SINGLE_VALUED_TRACE_FIELDS: ReadonlySet<string> = new Set([
+  TRACEPARENT_FIELD,
+  'b3',
+  'x-b3-traceid',
+  'x-b3-spanid',
+  'x-b3-parentspanid',
+  'x-b3-sampled',
+  'x-b3-flags',
+  'uber-trace-id',
+  'x-amzn-trace-id',
+  'ot-tracer-traceid',
+  'ot-tracer-spanid',
+  'ot-tracer-sampled',
+]);
+
+/**
+ * The one line a kept trace header set as several lines goes on as: the first (the last when
+ * `lastLine`: another writer appended its own); undefined when it was set once. A single-valued
+ * header's lines may have been joined into one by the client, "a, b": its first part is the line
+ * then (an appended header is a line of its own, and {@link isForeignChildSpan} reads the first).
+ */
+function singleLine(name: string, value: string | string[], lastLine: boolean): string | undefined {
+  const several = Array.isArray(value) && value.length > 1;
+  const line = Array.isArray(value) ? (lastLine ? value[value.length - 1]! : value[0]!) : value;
+  const comma = SINGLE_VALUED_TRACE_FIELDS.has(name) ? line.indexOf(',') : -1;
+  if (comma >= 0) return line.slice(0, comma).trim();
+  return several ? line : undefined;
 }
 
 // The state of one `inject` call through `writer`. Injection is synchronous and never nested,
@@ -171,7 +226,11 @@ export function prepareOutgoingCall(config: OutboundConfig, target: OutgoingTarg
       present = removeTraceHeaders(headers, fields, present);
     } else if ((present & fields.traceMask) !== 0) {
       const traceparent = headers.get(TRACEPARENT_FIELD);
-      if (keep || Array.isArray(traceparent) || isForeignChildSpan(traceparent, active)) {
+      // Only a header holding the ids sets the trace: with an auxiliary one alone (a tracestate,
+      // X-B3-Flags), the active trace is written as if none were set, and the auxiliary headers
+      // go (a stale tracestate must not ride along beside other ids).
+      const callerSetTrace = (present & fields.idMask) !== 0;
+      if (callerSetTrace && (keep || Array.isArray(traceparent) || isForeignChildSpan(traceparent, active))) {
         // Kept as the caller (or the instrumentation that started this call's span) wrote it.
         injectTrace = false;
         keptTrace = keep;
@@ -179,7 +238,10 @@ export function prepareOutgoingCall(config: OutboundConfig, target: OutgoingTarg
           const value = headers.get(name);
           if (value === undefined) continue;
           if (!decision.trace) headers.remove(name);
-          else if (Array.isArray(value) && name !== TRACESTATE_FIELD) headers.set(name, single(value, !keep)!);
+          else if (name !== TRACESTATE_FIELD) {
+            const line = singleLine(name, value, !keep);
+            if (line !== undefined) headers.set(name, line);
+          }
         }
         if (!decision.trace) reportTraceWithheld(decision, destination);
       } else {

@@ -3,6 +3,7 @@
  * `InvalidOptionError` naming it, `destinations.rules[1].hosts[0]`, and the fix), then matched
  * against an origin without parsing anything again.
  */
+import { domainToASCII } from 'node:url';
 import { InvalidOptionError, rejectUnknownOptions } from '../errors.js';
 import { createCidrMatcher } from './cidr.js';
 import type { DestinationDecision, DestinationGrant, DestinationRule } from './destination.js';
@@ -65,10 +66,23 @@ export function compileGrant(grant: DestinationGrant | undefined, option: string
   return { trace, baggage };
 }
 
+const HOST_EXPECTED = 'a host name such as "api.example.com" or "*.example.com"';
+
+/** True when `name` has no empty label at either end (`.example`, `example.`). */
+function hasOuterLabels(name: string): boolean {
+  return name.length > 0 && !name.startsWith('.') && !name.endsWith('.');
+}
+
+/**
+ * A `hosts` pattern in the form URL gives host names: lower case, and an internationalised name
+ * in its ASCII (punycode) form, `bücher.example` as `xn--bcher-kva.example`, by the same UTS #46
+ * processing as the WHATWG URL host parser (https://url.spec.whatwg.org/#concept-domain-to-ascii).
+ */
 function compileHost(pattern: string, option: string): string {
   const host = pattern.trim().toLowerCase();
-  const body = host.startsWith('*.') ? host.slice(2) : host;
-  let ok = body.length > 0 && !body.startsWith('.') && !body.endsWith('.');
+  const wildcard = host.startsWith('*.');
+  const body = wildcard ? host.slice(2) : host;
+  let ok = hasOuterLabels(body);
   for (let i = 0; ok && i < body.length; i++) {
     const code = body.charCodeAt(i);
     ok = (code >= 97 && code <= 122) || (code >= 48 && code <= 57) || code === 45 || code === 46 || code === 95 || code > 127;
@@ -76,12 +90,22 @@ function compileHost(pattern: string, option: string): string {
   if (!ok) {
     invalid(
       option,
-      'a host name such as "api.example.com" or "*.example.com"',
+      HOST_EXPECTED,
       pattern,
       'Give the host alone (no scheme, port or path); use "origins" for scheme and port, "cidrs" for addresses.',
     );
   }
-  return host;
+  // Empty when URL could not spell the name either (`xn--zz.example`, `foo.123`): no URL would match it.
+  const ascii = domainToASCII(body);
+  if (!hasOuterLabels(ascii)) {
+    invalid(
+      option,
+      HOST_EXPECTED,
+      pattern,
+      'It is not a name a URL can hold: check its labels (a punycode "xn--" one, a last label of digits alone).',
+    );
+  }
+  return wildcard ? `*.${ascii}` : ascii;
 }
 
 function compileOrigin(text: string, option: string): string {
@@ -95,6 +119,7 @@ function compileOrigin(text: string, option: string): string {
   if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || !pathOk || url.username !== '') {
     invalid(option, 'an origin such as "https://api.partner.com" or "http://10.0.0.5:8080"', text, 'Give scheme, host and optional port, with no path.');
   }
+  // URL spells an internationalised host in punycode, as the origins the policy decides on are.
   return url.origin;
 }
 
