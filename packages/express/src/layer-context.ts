@@ -28,6 +28,7 @@
  */
 import { context, type Context } from '@opentelemetry/api';
 import { countDiagnostic, createActiveContextReader, inboundScopeOf, warnContextRestored, type InboundScope } from '@ctxprop/core';
+import { mountTemplateOf, noteMount, type MountLayer } from './mount-templates.js';
 import { routeTemplateOf } from './request-accessors.js';
 
 type LayerMethod = (this: unknown, ...args: unknown[]) => unknown;
@@ -103,10 +104,16 @@ function enterLayer(layer: LayerLike | undefined, req: unknown, next: unknown): 
       }
     }
     enteredScope = scope;
-    const route = layer?.route;
     // Only a recorded span or the histogram reads the route: without them no string is built.
-    if (route !== undefined && route !== null && scope.needsResponse) {
-      scope.noteRoute(routeTemplateOf((req as { baseUrl?: unknown }).baseUrl, route.path));
+    if (layer !== undefined && scope.needsResponse) {
+      const route = layer.route;
+      const baseUrl = (req as { baseUrl?: unknown }).baseUrl;
+      if (route === undefined || route === null) {
+        noteMount(scope, layer as MountLayer, baseUrl);
+      } else {
+        const base = mountTemplateOf(scope, baseUrl);
+        scope.noteRoute(base === null ? undefined : routeTemplateOf(base, route.path));
+      }
     }
     return scope.contextToRestore(active);
   } catch {

@@ -47,6 +47,24 @@ function routesApp(express: ExpressFactory, options?: CtxpropOptions): Express {
   });
   app.use('/shop', shop);
 
+  // Mount paths with parameters: the template keeps the parameter's name, never its value.
+  const posts = express.Router();
+  posts.get('/posts/:pid', (_req, res) => res.send('post'));
+  const settings = express.Router();
+  settings.get('/:key', (_req, res) => res.send('setting'));
+  posts.use('/settings', settings);
+  const teams = express.Router();
+  teams.get('/members/:mid', (_req, res) => res.send('member'));
+  posts.use('/teams/:team', teams);
+  app.use('/users/:uid', posts);
+  const tenant = express();
+  tenant.get('/items/:id', (_req, res) => res.send('tenant item'));
+  app.use('/tenants/:tid', tenant);
+  // A mount path given as a RegExp has no template: its routes have none either.
+  const versioned = express.Router();
+  versioned.get('/status', (_req, res) => res.send('versioned'));
+  app.use(/^\/v\d+/, versioned);
+
   app.use(recordErrors());
   app.use((_err: Error, _req: Request, res: Response, _next: NextFunction) => {
     res.status(500).send('internal');
@@ -71,6 +89,10 @@ const CASES: ReadonlyArray<[string, Case]> = [
   ["the later route, when the first calls next('route')", { path: '/api/skip/1', status: 200, route: '/api/skip/:name' }],
   ['the later route, when a route calls next() and a later one answers', { path: '/api/chain/1', status: 200, route: '/api/:section/:id' }],
   ['the route that matched, when it called next() and the request ended in a 404', { path: '/api/orders/1/pass', status: 404, route: '/api/orders/:id/pass' }],
+  ['a route of a router mounted on a path with a parameter', { path: '/users/42/posts/7', status: 200, route: '/users/:uid/posts/:pid' }],
+  ['a route of a router mounted on a literal path inside one with a parameter', { path: '/users/42/settings/theme', status: 200, route: '/users/:uid/settings/:key' }],
+  ['a route of a router mounted on a path with a parameter inside another', { path: '/users/42/teams/blue/members/9', status: 200, route: '/users/:uid/teams/:team/members/:mid' }],
+  ['a route of a sub-app mounted on a path with a parameter', { path: '/tenants/acme%20corp/items/3', status: 200, route: '/tenants/:tid/items/:id' }],
 ];
 
 describe.each(EXPRESS_VERSIONS)('%s: the route of a request', (_name, express) => {
@@ -130,6 +152,14 @@ describe.each(EXPRESS_VERSIONS)('%s: the route of a request', (_name, express) =
 
   it.each(['/gate/7', '/gate/a'])('has no route when a route without a single template (a RegExp, an array) answers after one that called next(): %s', async (path) => {
     await request(app.url).get(path).expect(200);
+    const [span] = await sdk.finishedSpans(1);
+    expect(span!.name).toBe('GET');
+    expect(span!.attributes['http.route']).toBeUndefined();
+    expect((await sdk.durationPoints())[0]).not.toHaveProperty('http.route');
+  });
+
+  it('has no route for a router mounted on a RegExp (no template: its values would make a series per request)', async () => {
+    await request(app.url).get('/v3/status').expect(200);
     const [span] = await sdk.finishedSpans(1);
     expect(span!.name).toBe('GET');
     expect(span!.attributes['http.route']).toBeUndefined();
