@@ -3,17 +3,24 @@
  * built on them (axios, got, node-fetch, superagent, ...).
  *
  * Node 22.12+ and 23.2+ publish `http.client.request.created` from the `ClientRequest`
- * constructor, before the headers are rendered: there we only subscribe. Node 20 has no such
- * channel: its `http.client.request.start` is published from `_finish()`, after the headers
- * were rendered and flushed (setting one then throws ERR_HTTP_HEADERS_SENT). So on those
- * versions, and only there, ctxprop wraps `http.Agent.prototype.addRequest`, which the
- * `ClientRequest` constructor calls last, after the caller's headers are set and before
- * anything is sent. It covers `http.request`, `http.get`, `https.*`, `new ClientRequest()` and
- * ESM named imports alike; a request made with `createConnection` and no agent is not seen.
+ * constructor, before the headers are rendered: there the request is handled from the channel.
+ * Node 20 has no such channel: its `http.client.request.start` is published from `_finish()`,
+ * after the headers were rendered and flushed (setting one then throws ERR_HTTP_HEADERS_SENT). So
+ * on those versions, and only there, ctxprop handles the request from a wrapper on
+ * `http.Agent.prototype.addRequest`, which the `ClientRequest` constructor calls last, after the
+ * caller's headers are set and before anything is sent. It covers `http.request`, `http.get`,
+ * `https.*`, `new ClientRequest()` and ESM named imports alike; a request made with
+ * `createConnection` and no agent is not seen.
+ *
+ * The channel's message carries the request alone, and a ClientRequest keeps its host but not
+ * its port; its Host header is no substitute (a virtual host, `setHost: false`, a Host naming
+ * another port). So with the channel too `Agent#addRequest` is wrapped, only to note the port
+ * the request connects to (see `requestPorts`).
  *
  * A header the caller sets after the constructor (`setHeader`, `appendHeader`; `setHeaders` calls
  * `setHeader`) goes through the request's policy too: ClientRequest's own copies of those two
- * methods, on every Node version.
+ * methods, on every Node version. A trace header among them follows `existingTraceparent` as one
+ * given in the options does, and is never appended to.
  *
  * Spans: the response status comes from `http.client.response.finish`, a failure from
  * `http.client.request.error`, and the span ends on the request's `close` event (after the
@@ -21,7 +28,7 @@
  * change how the caller's unhandled errors behave.
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { Agent, ClientRequest } from 'node:http';
+import { Agent, ClientRequest, validateHeaderValue } from 'node:http';
 import type { Span } from '@opentelemetry/api';
 import { countDiagnostic } from '../diagnostics/diagnostics.js';
 import { absoluteFormTarget, recordFailure, recordResponseMessage, type OutgoingTarget } from './client-span.js';
@@ -36,6 +43,10 @@ const ERROR = 'http.client.request.error';
 
 const PATCH_KEY = Symbol.for('ctxprop.outbound.http.addRequest');
 const LATE_PATCH_KEY = Symbol.for('ctxprop.outbound.http.lateHeaders');
+const REQUEST_PORTS_KEY = Symbol.for('ctxprop.outbound.http.requestPorts');
+// The one trace header that is a list (W3C Trace Context §3.3.1.1): appending to it loses nothing.
+// https://www.w3.org/TR/trace-context/#tracestate-header-field-values
+const TRACESTATE_FIELD = 'tracestate';
 
 const spans = new WeakMap<object, Span>();
 const seen = new WeakSet<object>();
@@ -55,22 +66,45 @@ export function hasRequestCreatedChannel(version: string = process.versions.node
   return major > 23 || (major === 23 && minor >= 2) || (major === 22 && minor >= 12);
 }
 
-function portFromHostHeader(host: unknown): number | undefined {
-  if (typeof host !== 'string') return undefined;
-  const colon = host.lastIndexOf(':');
-  if (colon < 0 || colon < host.lastIndexOf(']')) return undefined;
-  const port = Number(host.slice(colon + 1));
+/**
+ * The port each request connects to, noted by the `Agent#addRequest` wrapper on the Node versions
+ * with the `created` channel. The ClientRequest constructor hands the agent its options, with
+ * `port` resolved (`options.port || defaultPort || 80`), before it publishes the channel; the
+ * request itself keeps no port (`req.host` is the host alone, `req.socket` is attached a tick
+ * later). Shared through `Symbol.for` with another copy of ctxprop, whose wrapper may be the one
+ * installed.
+ */
+const requestPorts = ((globalThis as Record<symbol, unknown>)[REQUEST_PORTS_KEY] ??= new WeakMap<object, unknown>()) as WeakMap<object, unknown>;
+
+function validPort(value: unknown): number | undefined {
+  const port = Number(value);
   return Number.isInteger(port) && port > 0 && port < 65536 ? port : undefined;
 }
 
-function targetOf(request: ClientRequest, options: { port?: unknown } | undefined): OutgoingTarget | undefined {
+/**
+ * For a request no agent saw (`createConnection` without an agent): the port of its Host header
+ * when that header names the host the request connects to, as the one Node writes does
+ * (`host[:port]`, the port left out when it is the default). A Host naming another host (a
+ * virtual host) says nothing about the port, nor does a missing one: the scheme's default then.
+ */
+function portFromOwnHostHeader(request: ClientRequest, hostname: string): number | undefined {
+  const header = request.getHeader('host');
+  if (typeof header !== 'string') return undefined;
+  const close = header.startsWith('[') ? header.indexOf(']') : -1;
+  const colon = close >= 0 ? (header.charCodeAt(close + 1) === 0x3a ? close + 1 : -1) : header.indexOf(':');
+  if (close < 0 && colon >= 0 && header.includes(':', colon + 1)) return undefined;
+  const named = close >= 0 ? header.slice(1, close) : colon >= 0 ? header.slice(0, colon) : header;
+  if (named.toLowerCase() !== hostname.toLowerCase()) return undefined;
+  return colon >= 0 ? validPort(header.slice(colon + 1)) : undefined;
+}
+
+function targetOf(request: ClientRequest, agentPort: unknown): OutgoingTarget | undefined {
   const { method, path, host, protocol } = request as Partial<ClientRequest>;
   if (typeof method !== 'string' || typeof path !== 'string' || typeof host !== 'string' || typeof protocol !== 'string') return undefined;
   const proxied = absoluteFormTarget(method, path);
   if (proxied !== undefined) return proxied;
-  const optionPort = Number(options?.port);
-  const port = Number.isInteger(optionPort) && optionPort > 0 ? optionPort : portFromHostHeader(request.getHeader('host'));
   const hostname = host.startsWith('[') ? host.slice(1, -1) : host;
+  const port = validPort(agentPort) ?? portFromOwnHostHeader(request, hostname);
   return { method, protocol, hostname, port, path };
 }
 
@@ -106,7 +140,8 @@ function onRequestClose(this: ClientRequest): void {
   }
 }
 
-function onClientRequest(request: ClientRequest, options: { port?: unknown } | undefined): void {
+/** `agentPort`: the port the agent was given for this request, `undefined` when no agent saw it. */
+function onClientRequest(request: ClientRequest, agentPort: unknown): void {
   try {
     const config = state.config;
     if (config === undefined || seen.has(request)) return;
@@ -116,12 +151,18 @@ function onClientRequest(request: ClientRequest, options: { port?: unknown } | u
       countDiagnostic('inject.headers_already_sent');
       return;
     }
-    const target = targetOf(request, options);
+    const target = targetOf(request, agentPort);
     if (target === undefined || target.method === 'CONNECT') return;
     const call = prepareOutgoingCall(config, target, new ClientRequestHeaders(request));
     if (call === undefined) return;
     // Headers the caller sets from now on, before they are sent, go through the same policy.
-    calls.set(request, { call, guard: config.guard, fields: fieldsOf(config.propagator) });
+    calls.set(request, {
+      call,
+      guard: config.guard,
+      fields: fieldsOf(config.propagator),
+      keep: config.existingTraceparent === 'keep',
+      callersTrace: call.keptTrace,
+    });
     if (call.span === undefined) return;
     followSpans();
     spans.set(request, call.span);
@@ -134,7 +175,7 @@ function onClientRequest(request: ClientRequest, options: { port?: unknown } | u
 
 function onCreated(message: unknown): void {
   const request = (message as { request?: ClientRequest } | undefined)?.request;
-  if (request !== undefined) onClientRequest(request, undefined);
+  if (request !== undefined) onClientRequest(request, requestPorts.get(request));
 }
 
 function onResponse(message: unknown): void {
@@ -153,7 +194,16 @@ function onError(message: unknown): void {
 
 type AddRequest = (this: Agent, request: ClientRequest, options: unknown, ...rest: unknown[]) => unknown;
 
-function patchAddRequest(): InstalledHook {
+/** Notes the port an agent is given for a request, for `onCreated`. */
+function notePort(request: ClientRequest, port: unknown): void {
+  if (port !== undefined && state.config !== undefined) requestPorts.set(request, port);
+}
+
+/**
+ * Wraps `http.Agent.prototype.addRequest` so that `onRequest` sees each request and the port its
+ * agent connects to (`options.port`; the legacy `addRequest(req, host, port)` form passes it third).
+ */
+function patchAddRequest(onRequest: (request: ClientRequest, port: unknown) => void): InstalledHook {
   const proto = Agent.prototype as unknown as { addRequest: AddRequest & { [PATCH_KEY]?: AddRequest } };
   const original = proto.addRequest;
   if (original[PATCH_KEY] !== undefined) {
@@ -161,7 +211,11 @@ function patchAddRequest(): InstalledHook {
     return { uninstall() {} };
   }
   const addRequest: AddRequest & { [PATCH_KEY]?: AddRequest } = function addRequest(this: Agent, request, options, ...rest) {
-    onClientRequest(request, options as { port?: unknown } | undefined);
+    try {
+      onRequest(request, typeof options === 'string' ? rest[0] : (options as { port?: unknown } | null | undefined)?.port);
+    } catch {
+      countDiagnostic('internal.error');
+    }
     return original.call(this, request, options, ...rest);
   };
   addRequest[PATCH_KEY] = original;
@@ -179,34 +233,128 @@ function patchAddRequest(): InstalledHook {
 interface PolicedCall {
   readonly call: OutgoingCall;
   readonly guard: SensitiveDataGuard;
-  readonly fields: { readonly trace: readonly string[]; readonly baggage: readonly string[] };
+  readonly fields: ReturnType<typeof fieldsOf>;
+  /** `existingTraceparent: 'keep'`. */
+  readonly keep: boolean;
+  /** The trace headers on the request are the caller's (kept when it was created, or set since). */
+  callersTrace: boolean;
+  /**
+   * With `'keep'`, the headers that only qualify ids (a tracestate) the caller wrote while
+   * ctxprop's trace was on the request: held back, and written if the caller then sets the ids.
+   */
+  held?: (readonly [name: string, value: unknown, appending: boolean])[];
 }
 
 /** The requests ctxprop prepared, for the headers their callers set later. */
 const calls = new WeakMap<object, PolicedCall>();
+
+/** Written as the caller asked. */
 const UNCHANGED = Symbol('unchanged');
+/** Not written, and what is there stays. */
+const IGNORED = Symbol('ignored');
+/** Not written: a `setHeader` leaves no header of that name, an `appendHeader` changes nothing. */
+const DROPPED = Symbol('dropped');
+
+/** A header written with another value, or in another way, than the caller asked. */
+interface Rewritten {
+  readonly value: unknown;
+  /** Written with `setHeader`, even for an `appendHeader`: a trace header is never appended to. */
+  readonly replace: boolean;
+  /** The caller's trace takes the place of ctxprop's (see {@link yieldTraceToCaller}). */
+  readonly takeOver: boolean;
+}
+
+type LateWrite = typeof UNCHANGED | typeof IGNORED | typeof DROPPED | Rewritten;
+
+/** The first line of a header that holds one value (the one kept of several, as in the options). */
+function firstLine(value: unknown, list: boolean): unknown {
+  return !list && Array.isArray(value) && value.length > 0 ? value[0] : value;
+}
 
 /**
- * What a header the caller sets after the request was created (`req.setHeader('baggage', ...)`
- * before `end()`: superagent sets its headers so) may carry: a baggage header filtered by the
- * destination policy and the sensitive-data guard, as one given in the options is; a trace header
- * nothing where the policy withholds the trace. `undefined` drops it, UNCHANGED lets it through.
+ * True when the trace header at `index` of `fields.trace` holds the ids (`traceparent`, `b3`, ...),
+ * not one that only qualifies them (`tracestate`, `X-B3-Sampled`, ...): the same split
+ * `prepareOutgoingCall` makes for headers given in the options. `idMask` covers the first 30.
  */
-function lateHeader(request: object, name: unknown, value: unknown): unknown {
+function holdsIds(fields: ReturnType<typeof fieldsOf>, index: number): boolean {
+  return index >= 30 || (fields.idMask & (1 << index)) !== 0;
+}
+
+/**
+ * What becomes of a header the caller writes after the request was created
+ * (`req.setHeader('baggage', ...)` before `end()`: superagent sets its headers so). A baggage
+ * header is filtered by the destination policy and the sensitive-data guard, as one given in the
+ * options is. A trace header goes nowhere the policy withholds the trace; elsewhere it follows
+ * `existingTraceparent` as one given in the options does: with `'replace'` ctxprop's stays and
+ * the write is ignored; with `'keep'` a header holding the ids replaces ctxprop's trace, whose
+ * span is then dropped (its id would never leave), and one that only qualifies ids is held back
+ * until the caller sets some. A trace header other than `tracestate` (a list) is never appended
+ * to: an `appendHeader` of one sets it, or, next to one the caller set, is ignored (the first
+ * line goes, as when several are given in the options).
+ */
+function lateHeader(request: ClientRequest, name: unknown, value: unknown, appending: boolean): LateWrite {
   // Anything else Node refuses itself (ERR_HTTP_INVALID_HEADER_VALUE).
   if (typeof name !== 'string' || (typeof value !== 'string' && typeof value !== 'number' && !Array.isArray(value))) return UNCHANGED;
   const policed = calls.get(request);
   // Once the headers were sent, Node refuses the write itself (ERR_HTTP_HEADERS_SENT).
-  if (policed === undefined || (request as ClientRequest).headersSent) return UNCHANGED;
+  if (policed === undefined || request.headersSent) return UNCHANGED;
   const lower = name.toLowerCase();
   const { call, guard, fields } = policed;
-  // Node writes a number as its digits, an array as one line each.
-  if (fields.baggage.includes(lower)) return filterBaggageHeader(Array.isArray(value) ? value.map(String) : String(value), call.decision, guard, call.destination);
-  if (fields.trace.includes(lower) && !call.decision.trace) {
-    reportTraceWithheld(call.decision, call.destination);
-    return undefined;
+  if (fields.baggage.includes(lower)) {
+    // Node writes a number as its digits, an array as one line each.
+    const allowed = filterBaggageHeader(Array.isArray(value) ? value.map(String) : String(value), call.decision, guard, call.destination);
+    return allowed === undefined ? DROPPED : { value: allowed, replace: false, takeOver: false };
   }
-  return UNCHANGED;
+  const index = fields.trace.indexOf(lower);
+  if (index < 0) return UNCHANGED;
+  if (!call.decision.trace) {
+    reportTraceWithheld(call.decision, call.destination);
+    return DROPPED;
+  }
+  if (!policed.keep) return IGNORED;
+  const list = lower === TRACESTATE_FIELD;
+  if (!policed.callersTrace) {
+    if (holdsIds(fields, index)) return { value: firstLine(value, list), replace: true, takeOver: true };
+    try {
+      validateHeaderValue(name, value as string);
+    } catch {
+      // Not held: Node refuses it now, as it would without ctxprop.
+      return UNCHANGED;
+    }
+    (policed.held ??= []).push([name, value, appending]);
+    return IGNORED;
+  }
+  if (list) return UNCHANGED;
+  if (appending) return request.getHeader(lower) === undefined ? { value: firstLine(value, list), replace: true, takeOver: false } : IGNORED;
+  return Array.isArray(value) ? { value: firstLine(value, list), replace: false, takeOver: false } : UNCHANGED;
+}
+
+/**
+ * After the caller's trace header `written` went on under `'keep'`: ctxprop's other trace headers
+ * go (they belong with its ids), then the qualifying headers the caller wrote before are written;
+ * ctxprop's span is dropped, never ended, so never exported (as undici.ts does for a late writer).
+ */
+function yieldTraceToCaller(request: ClientRequest, written: string): void {
+  const policed = calls.get(request);
+  if (policed === undefined || policed.callersTrace) return;
+  policed.callersTrace = true;
+  for (const name of policed.fields.trace) if (name !== written) request.removeHeader(name);
+  if (spans.delete(request)) {
+    openSpans--;
+    request.removeListener('close', onRequestClose);
+    stopFollowingWhenDone();
+  }
+  const held = policed.held;
+  policed.held = undefined;
+  for (const [name, value, appending] of held ?? []) {
+    try {
+      // Through the wrappers again, now as headers beside the caller's own ids.
+      if (appending) request.appendHeader(name, value as string);
+      else request.setHeader(name, value as string);
+    } catch {
+      countDiagnostic('internal.error');
+    }
+  }
 }
 
 type HeaderWriter = (this: ClientRequest, name: string, value: unknown) => unknown;
@@ -215,26 +363,38 @@ type HeaderWriter = (this: ClientRequest, name: string, value: unknown) => unkno
 function policeLateHeaders(): InstalledHook {
   const proto = ClientRequest.prototype as unknown as Record<string, HeaderWriter & { [LATE_PATCH_KEY]?: HeaderWriter }>;
   const restore: (() => void)[] = [];
+  // Unwrapped, for an appendHeader written as a set.
+  const setHeader = proto.setHeader!;
   for (const method of ['setHeader', 'appendHeader'] as const) {
     const original = proto[method];
     // Another copy of ctxprop wrapped it already (its wrapper polices its own requests).
     if (typeof original !== 'function' || original[LATE_PATCH_KEY] !== undefined) continue;
     // Inherited from OutgoingMessage, shared with ServerResponse: shadowed on ClientRequest only.
     const own = Object.prototype.hasOwnProperty.call(proto, method);
-    const dropped = method === 'setHeader' ? (request: ClientRequest, name: string) => request.removeHeader(name) : () => undefined;
+    const appending = method === 'appendHeader';
     const writer: HeaderWriter & { [LATE_PATCH_KEY]?: HeaderWriter } = function (this: ClientRequest, name, value) {
-      let allowed: unknown = UNCHANGED;
+      let write: LateWrite = UNCHANGED;
       try {
-        allowed = lateHeader(this, name, value);
+        write = lateHeader(this, name, value, appending);
       } catch {
         countDiagnostic('internal.error');
       }
-      if (allowed === UNCHANGED) return original.call(this, name, value);
-      if (allowed === undefined) {
-        dropped(this, name);
+      if (write === UNCHANGED) return original.call(this, name, value);
+      if (write === IGNORED) return this;
+      if (write === DROPPED) {
+        if (!appending) this.removeHeader(name);
         return this;
       }
-      return original.call(this, name, allowed);
+      // Node validates the caller's value (and throws) before anything of ctxprop's is removed.
+      const result = (write.replace ? setHeader : original).call(this, name, write.value);
+      if (write.takeOver) {
+        try {
+          yieldTraceToCaller(this, name.toLowerCase());
+        } catch {
+          countDiagnostic('internal.error');
+        }
+      }
+      return result;
     };
     Object.defineProperty(writer, 'name', { value: method });
     writer[LATE_PATCH_KEY] = original;
@@ -281,14 +441,17 @@ function stopFollowingWhenDone(): void {
  * ```
  */
 export function installHttpHook(): InstalledHook {
-  const created = hasRequestCreatedChannel() ? (subscribe(CREATED, onCreated), undefined) : patchAddRequest();
+  const channel = hasRequestCreatedChannel();
+  // With the channel, the wrapper only notes ports, and must be in place before the first request.
+  const agents = patchAddRequest(channel ? notePort : onClientRequest);
+  if (channel) subscribe(CREATED, onCreated);
   const late = policeLateHeaders();
   installed = true;
   return {
     uninstall() {
       late.uninstall();
-      if (created === undefined) unsubscribe(CREATED, onCreated);
-      else created.uninstall();
+      if (channel) unsubscribe(CREATED, onCreated);
+      agents.uninstall();
       installed = false;
       // Calls in flight (at shutdown) still end their spans, with the response's status.
       stopFollowingWhenDone();
