@@ -128,7 +128,7 @@ export type { InboundRequestAccessors } from './inbound/request-accessors.js';
 export { inboundScopeOf, InboundScope } from './inbound/request-scope.js';
 export { warnContextRestored } from './inbound/context-restored-warning.js';
 export type { ServerSpanOrigin } from './inbound/request-scope.js';
-export { endScopeOnClose, finishWithResponse } from './inbound/finish-with-response.js';
+export { endScopeOnClose, finishWithResponse, responseClosed } from './inbound/finish-with-response.js';
 export type { ResponseLike } from './inbound/finish-with-response.js';
 export { runEmitterInContext } from './inbound/bind-emitter.js';
 export { bindListenersToContext } from './inbound/bind-listeners.js';

@@ -89,3 +89,17 @@ export function malformedChunkedUpload(port: number, path: string, fault: 'chunk
     setTimeout(() => socket.write(faults[fault]), 50);
   });
 }
+
+/** GETs `path` over a raw connection and closes it after `ms` milliseconds, answered or not. */
+export function leaveAfter(port: number, path: string, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
+      setTimeout(() => {
+        socket.destroy();
+        resolve();
+      }, ms);
+    });
+    socket.on('error', () => resolve());
+  });
+}

@@ -9,6 +9,7 @@ import {
   createActiveContextReader,
   createInboundHandler,
   endScopeOnClose,
+  responseClosed,
   inboundScopeOf,
   resolveInboundOptions,
   type InboundOptions,
@@ -114,6 +115,8 @@ export function ctxprop(options?: CtxpropOptions): CtxpropMiddleware {
           // 'close' follows a complete response, a client that went away, or a connection the
           // server closed itself: core tells which.
           res.on('close', () => endScopeOnClose(scope, res));
+          // Closed already: the client left while a middleware before this one waited.
+          if (responseClosed(res)) endScopeOnClose(scope, res);
         }
       }
       ensureRequestProperties(req, res);

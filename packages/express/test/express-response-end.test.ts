@@ -10,7 +10,7 @@ import type { Express, NextFunction, Request, Response } from 'express';
 import { ctxprop, recordErrors } from '@ctxprop/express';
 import { EXPRESS_VERSIONS, listen, type ExpressFactory, type Running } from './support/apps';
 import { useSdk } from './support/sdk';
-import { abandonUpload, malformedChunkedUpload, readToEnd, requestOnce, resetAfterFirstChunk, stallUpload } from '../../core/test/response-end-clients';
+import { abandonUpload, leaveAfter, malformedChunkedUpload, readToEnd, requestOnce, resetAfterFirstChunk, stallUpload } from '../../core/test/response-end-clients';
 
 const sdk = useSdk();
 
@@ -132,6 +132,24 @@ describe.each(EXPRESS_VERSIONS)('%s: a response that does not complete', (_name,
     // The request was not received in full (semconv http-spans §Status).
     expect(span!.status.code).toBe(SpanStatusCode.ERROR);
     expect(await sdk.durationPoints()).toEqual([histogramPoint('POST', '/upload/:id', { 'http.response.status_code': status, 'error.type': code })]);
+  });
+
+  it("ends the span with error.type 'aborted' when the client left while a middleware before ctxprop's waited", async () => {
+    const late = express();
+    late.use((_req, _res, next) => void setTimeout(next, 150));
+    const middleware = ctxprop({ outbound: false });
+    late.use(middleware);
+    late.get('/late/:id', (_req, res) => void setTimeout(() => res.send('too late'), 10));
+    const server = await listen(late);
+    try {
+      await leaveAfter(Number(new URL(server.url).port), '/late/1', 30);
+      const [span] = await sdk.finishedSpans(1);
+      expect(span!.attributes['error.type']).toBe('aborted');
+      expect(span!.status.code).toBe(SpanStatusCode.ERROR);
+    } finally {
+      middleware.close();
+      await server.close();
+    }
   });
 
   it('ends the span with the exception recordErrors() saw when an error after the headers makes the server close the connection', async () => {

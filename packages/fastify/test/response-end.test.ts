@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { ctxprop } from '@ctxprop/fastify';
 import { FRAMEWORKS, listen } from './support/frameworks';
 import { startRecordingSdk } from './support/sdk';
-import { abandonUpload, malformedChunkedUpload, readToEnd, requestOnce, resetAfterFirstChunk, stallUpload } from '../../core/test/response-end-clients';
+import { abandonUpload, leaveAfter, malformedChunkedUpload, readToEnd, requestOnce, resetAfterFirstChunk, stallUpload } from '../../core/test/response-end-clients';
 
 const sdk = startRecordingSdk();
 
@@ -96,6 +96,23 @@ describe.each(FRAMEWORKS)('%s: a response that does not complete', (_framework, 
     expect(span!.attributes['http.response.status_code']).toBe(status);
     expect(span!.attributes['error.type']).toBe(code);
     expect(span!.status.code).toBe(SpanStatusCode.ERROR);
+  });
+
+  it("ends the span with error.type 'aborted' when the client left while an onRequest hook registered before ctxprop waited", async () => {
+    const late = createApp({ logger: false });
+    late.addHook('onRequest', async () => {
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    });
+    await late.register(ctxprop, { outbound: false });
+    late.get('/late/:id', async () => 'too late');
+    try {
+      await leaveAfter(Number(new URL(await listen(late)).port), '/late/1', 30);
+      const [span] = await sdk.serverSpans(1);
+      expect(span!.attributes['error.type']).toBe('aborted');
+      expect(span!.status.code).toBe(SpanStatusCode.ERROR);
+    } finally {
+      await late.close();
+    }
   });
 
   it("ends the span in error, not 'aborted', when the body stream fails after the headers and Fastify destroys the response", async () => {

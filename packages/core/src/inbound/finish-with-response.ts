@@ -35,6 +35,8 @@ export interface ResponseLike {
   readonly req?: { readonly socket?: SocketLike | null } | null;
   /** True once the response was destroyed (the client went away; HTTP/1). */
   readonly destroyed?: boolean;
+  /** True once the response emitted `'close'`. */
+  readonly closed?: boolean;
   /** The HTTP/2 stream of an `Http2ServerResponse`: destroyed once the client went away. */
   readonly stream?: Http2StreamLike | null;
   on(event: 'finish' | 'close', listener: () => void): unknown;
@@ -43,6 +45,8 @@ export interface ResponseLike {
 /** The part of an `Http2Stream` {@link endScopeOnClose} reads. */
 interface Http2StreamLike {
   readonly destroyed?: boolean;
+  /** True once the stream closed. */
+  readonly closed?: boolean;
   /** The RST_STREAM code the stream closed with (0: none, a clean close). */
   readonly rstCode?: number;
   /** The error it was destroyed with: the client's reset (`ERR_HTTP2_STREAM_ERROR`), the connection's. */
@@ -236,4 +240,21 @@ export function finishWithResponse<Request>(scope: InboundScope<Request>, respon
   watched[SCOPE] = scope as unknown as InboundScope<unknown>;
   watched.on('finish', onResponseFinish);
   watched.on('close', onResponseClose);
+  // Closed before the adapter saw the request (the client left while an earlier async hook or
+  // middleware ran): no event will come.
+  if (responseClosed(response)) endScopeOnClose(scope, response);
+}
+
+/**
+ * True when `response` has emitted `'close'` already (or its HTTP/2 stream has closed): a scope
+ * started for it now learns of its end from {@link endScopeOnClose} at once, not from an event.
+ *
+ * @example
+ * ```ts
+ * res.on('close', () => endScopeOnClose(scope, res));
+ * if (responseClosed(res)) endScopeOnClose(scope, res);
+ * ```
+ */
+export function responseClosed(response: ResponseLike): boolean {
+  return response.closed === true || (response.stream?.closed ?? false) === true;
 }
