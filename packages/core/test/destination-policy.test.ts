@@ -143,6 +143,10 @@ describe('createDestinationPolicy() rules on internationalised host names', () =
     ['https://中国.example/', 'ascii-form'],
     ['https://münchen.example/', 'default:public'],
     ['https://läden.example/', 'default:public'],
+    // A scheme URL does not know (grpc, amqp) keeps the host percent-encoded: read as the name it encodes.
+    ['grpc://bücher.example:50051/pkg.Service/Call', 'books'],
+    ['amqp://b%C3%BCcher.example/', 'books'],
+    ['nats://shop.MÜNCHEN.example:4222', 'munich'],
   ])('decides %s by the rule %s', (url, rule) => {
     expect(policy(url).rule).toBe(rule);
   });

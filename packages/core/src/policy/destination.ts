@@ -8,6 +8,7 @@
  * (`.local`, `.internal`, `.svc`, `.cluster.local`) get trace headers and all baggage; any other
  * host gets trace headers and no baggage. Decisions are cached per origin.
  */
+import { domainToASCII } from 'node:url';
 import { rejectUnknownOptions } from '../errors.js';
 import { isPrivateAddress } from './cidr.js';
 import { compileGrant, compileRule, invalid, staticMatch } from './destination-rules.js';
@@ -199,6 +200,22 @@ interface CachedDecision {
   readonly index: number;
 }
 
+/**
+ * A percent-encoded host name (`b%C3%BCcher.example`, as URL leaves one of a scheme it does not
+ * know) as the ASCII name the rules are compiled to (`xn--bcher-kva.example`); as it is when it
+ * does not decode to a name (then no host rule matches it).
+ */
+function asciiHostname(hostname: string): string {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(hostname);
+  } catch {
+    return hostname;
+  }
+  const ascii = domainToASCII(decoded);
+  return ascii === '' ? hostname : ascii;
+}
+
 /** The default class of a host name as URL.hostname spells it (lower case, IPv6 in brackets). */
 function defaultRule(name: string): string {
   const address = parseIpAddress(name);
@@ -275,8 +292,10 @@ export function createDestinationPolicy(options: DestinationPolicyOptions = {}, 
     } catch {
       return unparsable;
     }
-    // Non-special schemes (grpc://) keep the host's case; a final dot names the same host.
+    // Non-special schemes (grpc://) keep the host's case, and percent-encode a name that is not
+    // ASCII (URL's punycode is for http, https, ws, wss, ftp and file); a final dot names the same host.
     let hostname = url.hostname.toLowerCase();
+    if (hostname.indexOf('%') !== -1) hostname = asciiHostname(hostname);
     let origin = url.origin;
     if (hostname.endsWith('.')) {
       hostname = hostname.slice(0, -1);
