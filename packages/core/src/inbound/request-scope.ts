@@ -10,14 +10,17 @@
 import {
   context as contextApi,
   createContextKey,
+  isSpanContextValid,
   propagation,
   SpanStatusCode,
+  trace,
   type Attributes,
   type Baggage,
   type Context,
   type Exception,
   type Histogram,
   type Span,
+  type SpanContext,
 } from '@opentelemetry/api';
 import { setBaggage as addBaggageEntries, type BaggageEntries } from '../baggage/active-baggage.js';
 import { createBaggageView, EMPTY_BAGGAGE_VIEW, type BaggageView } from '../baggage/baggage-view.js';
@@ -178,6 +181,38 @@ export class InboundScope<Request = unknown> implements BaggageHolder {
   get traceContext(): TraceContextInfo | undefined {
     if (this.#traceContext === null) this.#traceContext = getTraceContext(this.context);
     return this.#traceContext;
+  }
+
+  /**
+   * The caller's span, as the request's trace headers gave it: the server span's remote parent
+   * (with no SDK, the request's own trace context). Undefined when the request came without one,
+   * or from an untrusted caller (a new trace started). Outbound propagation reads it to know a
+   * traceparent forwarded from this request (`existingTraceparent: 'replace'`).
+   *
+   * @example
+   * ```ts
+   * scope.remoteParent?.spanId; // '00f067aa0ba902b7' for `traceparent: 00-4bf9…4736-00f067aa0ba902b7-01`
+   * ```
+   */
+  get remoteParent(): SpanContext | undefined {
+    // The context the scope was made with: the extracted one (own span, or none), or
+    // instrumentation-http's, whose span is its server span.
+    const parent = (this.context as ScopedBaggageContext).parent;
+    if (this.spanOrigin !== 'enriched') {
+      const remote = trace.getSpanContext(parent);
+      return remote !== undefined && remote.isRemote === true && isSpanContextValid(remote) ? remote : undefined;
+    }
+    const span = this.span;
+    if (span === undefined) return undefined;
+    // sdk-trace-base 2.x keeps `parentSpanContext`, 1.x only `parentSpanId` (in the span's trace).
+    const sdkSpan = span as { parentSpanContext?: SpanContext; parentSpanId?: unknown };
+    const remote = sdkSpan.parentSpanContext;
+    if (remote !== undefined) return isSpanContextValid(remote) ? remote : undefined;
+    const parentSpanId = sdkSpan.parentSpanId;
+    if (typeof parentSpanId !== 'string') return undefined;
+    const own = span.spanContext();
+    const composed: SpanContext = { traceId: own.traceId, spanId: parentSpanId, traceFlags: own.traceFlags, isRemote: true };
+    return isSpanContextValid(composed) ? composed : undefined;
   }
 
   /**

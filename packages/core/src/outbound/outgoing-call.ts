@@ -5,8 +5,9 @@
  * leaves (never appended: opentelemetry-js-contrib #3711), with the policy applied to headers
  * that were already there.
  */
-import { context, isSpanContextValid, SpanKind, trace, type Span, type TextMapPropagator, type TextMapSetter } from '@opentelemetry/api';
+import { context, isSpanContextValid, SpanKind, trace, type Context, type Span, type TextMapPropagator, type TextMapSetter } from '@opentelemetry/api';
 import { countDiagnostic } from '../diagnostics/diagnostics.js';
+import { inboundScopeOf } from '../inbound/request-scope.js';
 import { decideByOrigin, type DestinationDecision } from '../policy/destination.js';
 import { contextForDestination, filterBaggageHeader, reportTraceWithheld } from './apply-policy.js';
 import { originOf, startClientSpan, type OutgoingTarget } from './client-span.js';
@@ -110,16 +111,22 @@ function isActiveClientSpan(span: Span | undefined): boolean {
 
 /**
  * With `replace`, tells another instrumentation's header (kept) from a caller's (replaced): a
- * W3C traceparent in the active trace whose parent id is neither the active span nor the active
- * span's own parent (a forwarded inbound header) belongs to a span someone just started for this
- * call, such as OpenTelemetry's undici instrumentation subscribed before ctxprop.
+ * W3C traceparent in the active trace whose parent id is neither the active span, nor the
+ * inbound request's caller (a header forwarded from the request, however many spans sit between
+ * the server span and this call), nor the active span's own parent (the same, outside a request
+ * ctxprop set up), belongs to a span someone just started for this call, such as OpenTelemetry's
+ * undici instrumentation subscribed before ctxprop.
  */
-function isForeignChildSpan(value: string | undefined, active: Span | undefined): boolean {
+function isForeignChildSpan(value: string | undefined, active: Span | undefined, ctx: Context): boolean {
   if (value === undefined || value.length < 55 || active === undefined) return false;
   const spanContext = active.spanContext();
   if (!isSpanContextValid(spanContext) || value.slice(3, 35) !== spanContext.traceId) return false;
   const parentId = value.slice(36, 52);
   if (parentId === spanContext.spanId) return false;
+  // A scope made by an older copy of ctxprop has no remoteParent: the check below still serves
+  // a call made directly in the server span.
+  const caller = inboundScopeOf(ctx)?.remoteParent;
+  if (caller !== undefined && parentId === caller.spanId && spanContext.traceId === caller.traceId) return false;
   // sdk-trace-base 2.x keeps `parentSpanContext`, 1.x `parentSpanId`.
   const sdkSpan = active as { parentSpanContext?: { spanId?: unknown }; parentSpanId?: unknown };
   return parentId !== (sdkSpan.parentSpanContext?.spanId ?? sdkSpan.parentSpanId);
@@ -230,7 +237,7 @@ export function prepareOutgoingCall(config: OutboundConfig, target: OutgoingTarg
       // X-B3-Flags), the active trace is written as if none were set, and the auxiliary headers
       // go (a stale tracestate must not ride along beside other ids).
       const callerSetTrace = (present & fields.idMask) !== 0;
-      if (callerSetTrace && (keep || Array.isArray(traceparent) || isForeignChildSpan(traceparent, active))) {
+      if (callerSetTrace && (keep || Array.isArray(traceparent) || isForeignChildSpan(traceparent, active, ctx))) {
         // Kept as the caller (or the instrumentation that started this call's span) wrote it.
         injectTrace = false;
         keptTrace = keep;
