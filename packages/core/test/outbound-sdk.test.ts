@@ -131,6 +131,33 @@ describe('CLIENT spans', () => {
     expect(span!.attributes['http.request.method_original']).toBe('PURGE');
   });
 
+  it('http.request: records the 101 of an upgraded connection (Node publishes no response-finish for it)', async () => {
+    const upgrading = http.createServer();
+    upgrading.on('upgrade', (_req, socket) => socket.end('HTTP/1.1 101 Switching Protocols\r\nUpgrade: test-protocol\r\nConnection: Upgrade\r\n\r\n'));
+    await new Promise<void>((resolve) => upgrading.listen(0, '127.0.0.1', resolve));
+    const port = (upgrading.address() as { port: number }).port;
+    try {
+      await inParent(
+        () =>
+          new Promise<number | undefined>((resolve, reject) => {
+            const req = http.request({ host: '127.0.0.1', port, path: '/ws', headers: { connection: 'Upgrade', upgrade: 'test-protocol' } });
+            req.on('upgrade', (response, socket) => {
+              socket.destroy();
+              resolve(response.statusCode);
+            });
+            req.on('error', reject);
+            req.end();
+          }),
+      );
+      const [span] = await clientSpans(1);
+      expect(span!.attributes['http.response.status_code']).toBe(101);
+      expect(span!.attributes['error.type']).toBeUndefined();
+      expect(span!.status.code).toBe(SpanStatusCode.UNSET);
+    } finally {
+      await new Promise((resolve) => upgrading.close(resolve));
+    }
+  });
+
   it('redacts signature query values in url.full', async () => {
     await inParent(() => request(`${base}/o?X-Amz-Signature=abc&page=2&sig=s`).then((res) => res.body.text()));
     const [span] = await clientSpans(1);

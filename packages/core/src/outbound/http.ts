@@ -31,7 +31,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { Agent, ClientRequest, validateHeaderValue } from 'node:http';
 import type { Span } from '@opentelemetry/api';
 import { countDiagnostic } from '../diagnostics/diagnostics.js';
-import { absoluteFormTarget, recordFailure, recordResponseMessage, type OutgoingTarget } from './client-span.js';
+import { absoluteFormTarget, recordFailure, recordResponse, recordResponseMessage, type OutgoingTarget } from './client-span.js';
 import { outboundState, type InstalledHook } from './outbound-state.js';
 import { filterBaggageHeader, reportTraceWithheld } from './apply-policy.js';
 import { fieldsOf, prepareOutgoingCall, type HeaderList, type OutgoingCall } from './outgoing-call.js';
@@ -133,6 +133,11 @@ function onRequestClose(this: ClientRequest): void {
     if (span === undefined) return;
     spans.delete(this);
     openSpans--;
+    // An upgrade (101) publishes no response-finish message: its status is on the response Node
+    // handed to the 'upgrade' listener, kept as `req.res`.
+    const upgraded = this as unknown as { upgradeOrConnect?: unknown; res?: { statusCode?: unknown } | null };
+    const response = upgraded.upgradeOrConnect === true ? upgraded.res : undefined;
+    if (typeof response?.statusCode === 'number') recordResponse(span, response.statusCode);
     span.end();
     stopFollowingWhenDone();
   } catch {
