@@ -43,6 +43,12 @@ describe.each([
     expect(diagnosticsSnapshot()['extract.baggage.invalid_member']).toBe(1);
   });
 
+  it('reads at most 8,192 bytes of entries, and an entry left out takes nothing from the others (W3C Baggage §Limits: whole members)', () => {
+    const ctx = propagator.extract(ROOT_CONTEXT, { [`${prefix}big`]: 'x'.repeat(9000), [`${prefix}small`]: '1', [`${prefix}tier`]: 'gold' }, defaultTextMapGetter);
+    expect(entriesOf(ctx)).toEqual({ small: '1', tier: 'gold' });
+    expect(diagnosticsSnapshot()['extract.baggage.over_limit']).toBe(1);
+  });
+
   it('writes at most 64 entries and counts the rest as inject.baggage.over_limit', () => {
     const entries = Object.fromEntries(Array.from({ length: 70 }, (_, i) => [`k${i}`, 'v']));
     const headers = inject(propagator, withBaggage(entries));

@@ -113,11 +113,13 @@ export function extractPrefixedBaggage(
       continue;
     }
     const key = name.slice(prefix.length);
-    bytes += key.length + 1 + raw.length;
-    if (added >= MAX_BAGGAGE_MEMBERS || bytes > MAX_BAGGAGE_BYTES) {
+    // An entry left out takes nothing from the budget: the ones after it that fit are kept.
+    const size = key.length + 1 + raw.length;
+    if (added >= MAX_BAGGAGE_MEMBERS || bytes + size > MAX_BAGGAGE_BYTES) {
       countDiagnostic('extract.baggage.over_limit');
       continue;
     }
+    bytes += size;
     baggage = (baggage ?? propagation.createBaggage()).setEntry(key, { value });
     added++;
   }
