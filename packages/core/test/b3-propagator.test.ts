@@ -186,7 +186,7 @@ describe('B3Propagator inject()', () => {
 
   it('lists the headers of its inject encoding as fields', () => {
     expect(single.fields()).toEqual(['b3']);
-    expect(multi.fields()).toEqual(['x-b3-traceid', 'x-b3-spanid', 'x-b3-sampled', 'x-b3-flags']);
+    expect(multi.fields()).toEqual(['x-b3-traceid', 'x-b3-spanid', 'x-b3-sampled', 'x-b3-flags', 'x-b3-parentspanid']);
   });
 
   it('rejects an unknown inject encoding at construction', () => {

@@ -65,7 +65,7 @@ describe('createPropagator() from OTEL_PROPAGATORS', () => {
 
   it('maps b3 to the single header and b3multi to the X-B3-* headers', () => {
     expect(createPropagator('b3').fields()).toEqual(['b3']);
-    expect(createPropagator('b3multi').fields()).toEqual(['x-b3-traceid', 'x-b3-spanid', 'x-b3-sampled', 'x-b3-flags']);
+    expect(createPropagator('b3multi').fields()).toEqual(['x-b3-traceid', 'x-b3-spanid', 'x-b3-sampled', 'x-b3-flags', 'x-b3-parentspanid']);
     expect(createPropagator('ottrace').fields()).toEqual(['ot-tracer-traceid', 'ot-tracer-spanid', 'ot-tracer-sampled']);
   });
 

@@ -119,6 +119,13 @@ describe.each(CLIENTS)("with existingTraceparent: 'keep', through %s", (_name, c
       expect(received['x-b3-sampled']).toEqual(['1']);
     });
 
+    it('drops a stale X-B3-ParentSpanId the caller set without ids: it would name the parent of another span', async () => {
+      const received = await call(client, [['X-B3-ParentSpanId', '05e3ac9a4f6e3b90']]);
+      expect(received['x-b3-traceid']).toEqual([TRACE_ID]);
+      expect(received['x-b3-spanid']).toEqual([SPAN_ID]);
+      expect(received['x-b3-parentspanid']).toBeUndefined();
+    });
+
     it('keeps the trace the caller set with a traceparent, its tracestate too, and writes no B3 ids beside it', async () => {
       const received = await call(client, [
         ['traceparent', FIRST],

@@ -54,6 +54,8 @@ const B3_TRACE_ID_HEADER = 'x-b3-traceid';
 const B3_SPAN_ID_HEADER = 'x-b3-spanid';
 const B3_SAMPLED_HEADER = 'x-b3-sampled';
 const B3_FLAGS_HEADER = 'x-b3-flags';
+/** Read (validated) but never written: listed in `fields()` so that a caller's stale one is not sent beside other ids. */
+const B3_PARENT_SPAN_ID_HEADER = 'x-b3-parentspanid';
 
 /** A 64-bit trace id in hex. https://github.com/openzipkin/b3-propagation#traceid */
 const TRACE_ID_64_LENGTH = 16;
@@ -244,7 +246,7 @@ export class B3Propagator implements TextMapPropagator {
     }
     this.injectEncoding = encoding;
     this.injectFields =
-      encoding === 'single' ? [B3_SINGLE_HEADER] : [B3_TRACE_ID_HEADER, B3_SPAN_ID_HEADER, B3_SAMPLED_HEADER, B3_FLAGS_HEADER];
+      encoding === 'single' ? [B3_SINGLE_HEADER] : [B3_TRACE_ID_HEADER, B3_SPAN_ID_HEADER, B3_SAMPLED_HEADER, B3_FLAGS_HEADER, B3_PARENT_SPAN_ID_HEADER];
   }
 
   /**
@@ -355,7 +357,11 @@ export class B3Propagator implements TextMapPropagator {
     else if (sampling !== 'defer') set.set(carrier, B3_SAMPLED_HEADER, sampling === 'accept' ? '1' : '0');
   }
 
-  /** The headers `inject` writes for the configured encoding. */
+  /**
+   * The headers of the configured encoding: those `inject` writes, and for multi
+   * `X-B3-ParentSpanId`, which it never writes (the span context has no parent id) but which
+   * belongs to the ids it replaces (OpenTelemetry's B3 propagator lists it too).
+   */
   fields(): string[] {
     return [...this.injectFields];
   }
