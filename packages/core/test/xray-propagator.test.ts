@@ -90,6 +90,17 @@ describe('XRayPropagator inject()', () => {
     expect(inject(ctx)).toEqual({ 'x-amzn-trace-id': expected });
   });
 
+  it.each([
+    ['Sampled=? (the receiver is asked to decide)', 'Sampled=?', ';Sampled=?'],
+    ['no Sampled field (no decision)', '', ''],
+  ])('forwards %s as it came, not as Sampled=0, while the span context is the one extracted', (_name, field, written) => {
+    const extracted = extract({ 'x-amzn-trace-id': `Root=${ROOT};Parent=${PARENT}${field === '' ? '' : ';' + field}` });
+    expect(inject(extracted)['x-amzn-trace-id']).toBe(`Root=${ROOT};Parent=${PARENT}${written}`);
+    // A span of this service (a child, with its own sampling decision) writes that decision.
+    const child = trace.setSpanContext(extracted, { traceId: TRACE_ID, spanId: 'b7ad6b7169203331', traceFlags: TraceFlags.NONE, isRemote: false });
+    expect(inject(child)['x-amzn-trace-id']).toBe(`Root=${ROOT};Parent=b7ad6b7169203331;Sampled=0`);
+  });
+
   it('writes nothing without a valid span context or when tracing is suppressed', () => {
     expect(inject(ROOT_CONTEXT)).toEqual({});
     const suppressed = trace

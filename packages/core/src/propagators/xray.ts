@@ -12,10 +12,12 @@
  *   parts joined. `Parent` is the 16-hex-digit parent segment id (the span id). Either letter case
  *   is read; ids are normalised to lower case.
  * - `Sampled=1` is sampled; `0`, `?` (the caller asks the receiver to decide) and absence are not.
+ *   `?` and absence are forwarded as they came while the caller's span context is (no SDK).
  * - A header with a valid `Root` but no `Parent` (what a load balancer adds at the edge) carries no
  *   parent span, so it yields no span context; it is not counted as malformed.
  */
 import {
+  createContextKey,
   trace,
   TraceFlags,
   type Context,
@@ -41,12 +43,31 @@ const ROOT_LENGTH = 2 + ROOT_TIME_LENGTH + 1 + ROOT_UNIQUE_LENGTH;
 const PARENT_LENGTH = 16;
 
 
+/**
+ * A sampling decision the caller left open (`Sampled=?`, or no field), kept with the span
+ * context it came with: read as not sampled, but forwarded as it came (not as `Sampled=0`, which
+ * would turn "the receiver decides" into a refusal downstream).
+ */
+interface UndecidedSampling {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly field: '?' | undefined;
+}
+
+// createContextKey is Symbol.for-based: two copies of ctxprop in one process share the key.
+const UNDECIDED_KEY = createContextKey('ctxprop.xray.undecided-sampling');
+
 /** What an `X-Amzn-Trace-Id` value holds once parsed. */
 export interface XRayTraceHeader {
   readonly traceId: string;
   /** Absent when the header has no `Parent` field (a new trace id assigned at the edge). */
   readonly spanId: string | undefined;
   readonly sampled: boolean;
+  /**
+   * The `Sampled` field: `'1'`, `'0'`, `'?'` (the caller asks the receiver to decide), or
+   * undefined when the header has none (no decision) or another value.
+   */
+  readonly samplingField: '1' | '0' | '?' | undefined;
 }
 
 /**
@@ -56,7 +77,7 @@ export interface XRayTraceHeader {
  * @example
  * ```ts
  * parseXRayHeader('Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1');
- * // { traceId: '5759e988bd862e3fe1be46a994272793', spanId: '53995c3f42cd8ad8', sampled: true }
+ * // { traceId: '5759e988bd862e3fe1be46a994272793', spanId: '53995c3f42cd8ad8', sampled: true, samplingField: '1' }
  * ```
  */
 export function parseXRayHeader(value: string): XRayTraceHeader | undefined {
@@ -87,7 +108,8 @@ export function parseXRayHeader(value: string): XRayTraceHeader | undefined {
     if (parent.length !== PARENT_LENGTH || !isHex(parent) || isAllZeros(parent)) return undefined;
     spanId = parent.toLowerCase();
   }
-  return { traceId, spanId, sampled: sampled === '1' };
+  const samplingField = sampled === '1' || sampled === '0' || sampled === '?' ? sampled : undefined;
+  return { traceId, spanId, sampled: sampled === '1', samplingField };
 }
 
 function isValidRoot(root: string): boolean {
@@ -118,7 +140,10 @@ function trimmed(text: string, start: number, end: number): string {
  * ```
  */
 export class XRayPropagator implements TextMapPropagator {
-  /** Writes `Root=1-{8}-{24};Parent={span id};Sampled={0|1}`. */
+  /**
+   * Writes `Root=1-{8}-{24};Parent={span id};Sampled={0|1}`; for the caller's own span context
+   * extracted with `Sampled=?` or none, the field as it came.
+   */
   inject(context: Context, carrier: unknown, setter?: TextMapSetter): void {
     try {
       const spanContext = trace.getSpanContext(context);
@@ -126,8 +151,15 @@ export class XRayPropagator implements TextMapPropagator {
       const set = setterFor(setter);
       const traceId = spanContext.traceId.toLowerCase();
       const spanId = spanContext.spanId.toLowerCase();
-      const sampled = (spanContext.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED ? '1' : '0';
       const root = `${ROOT_VERSION}-${traceId.slice(0, ROOT_TIME_LENGTH)}-${traceId.slice(ROOT_TIME_LENGTH)}`;
+      // The caller's undecided sampling goes on as it came while its span context is forwarded
+      // as it is (no SDK); a span of this service writes its own decision.
+      const undecided = context.getValue(UNDECIDED_KEY) as UndecidedSampling | undefined;
+      if (undecided !== undefined && undecided.traceId === traceId && undecided.spanId === spanId && spanContext.isRemote === true) {
+        set.set(carrier, XRAY_HEADER, `Root=${root};Parent=${spanId}${undecided.field === '?' ? ';Sampled=?' : ''}`);
+        return;
+      }
+      const sampled = (spanContext.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED ? '1' : '0';
       set.set(carrier, XRAY_HEADER, `Root=${root};Parent=${spanId};Sampled=${sampled}`);
     } catch {
       // A throwing custom setter must not fail the request.
@@ -150,7 +182,10 @@ export class XRayPropagator implements TextMapPropagator {
         return context;
       }
       if (parsed.spanId === undefined) return context;
-      return withRemoteParent(context, parsed.traceId, parsed.spanId, parsed.sampled);
+      const extracted = withRemoteParent(context, parsed.traceId, parsed.spanId, parsed.sampled);
+      if (parsed.samplingField === '1' || parsed.samplingField === '0') return extracted.deleteValue(UNDECIDED_KEY);
+      const undecided: UndecidedSampling = { traceId: parsed.traceId, spanId: parsed.spanId, field: parsed.samplingField === '?' ? '?' : undefined };
+      return extracted.setValue(UNDECIDED_KEY, undecided);
     } catch {
       countDiagnostic('internal.error');
       return context;
