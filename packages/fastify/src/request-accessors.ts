@@ -48,7 +48,9 @@ export const fastifyAccessors: InboundRequestAccessors<FastifyRequest> = {
   // Node's IncomingHttpHeaders (light-my-request's inject() lowercases its names too).
   lowercaseHeaders: true,
   method: (request) => request.method,
-  target: (request) => request.url,
+  // The URL as received: Fastify 4.29 and 5 keep it as `originalUrl` on the raw request when
+  // `rewriteUrl` changed it (4.7 keeps none).
+  target: (request) => (request.raw as { originalUrl?: string }).originalUrl ?? request.url,
   scheme: fastifyScheme,
   // `request.ip` follows Fastify's `trustProxy` setting (X-Forwarded-For).
   clientAddress: (request) => request.ip,

@@ -23,6 +23,9 @@ import { scopeOf } from './request-properties.js';
 
 const activeContext = createActiveContextReader();
 
+/** The route's handler (or the not-found handler, where no route matched). */
+const HANDLER_STEP = 'the handler';
+
 /**
  * Where `request` came back to its context, for the warning: `step` of the route by its method and
  * template, or of the not-found handler. Made of the app's structure only, never of what the
@@ -30,7 +33,8 @@ const activeContext = createActiveContextReader();
  */
 function placeOf(step: string, request: FastifyRequest): string {
   const route = fastifyRoute(request);
-  return route === undefined ? `${step} of the not-found handler` : `${step} of ${request.method} ${route}`;
+  if (route !== undefined) return `${step} of ${request.method} ${route}`;
+  return step === HANDLER_STEP ? 'the not-found handler' : `${step} of the not-found handler`;
 }
 
 /**
@@ -57,7 +61,8 @@ export function contextToRestore(request: FastifyRequest, step: string | undefin
 /** How the warning names a hook: `the preHandler hook "auditHook"`, or `a preHandler hook` for an anonymous one. */
 function hookStep(stage: string, hook: { readonly name: string }): string {
   const name = hook.name.startsWith('bound ') ? hook.name.slice('bound '.length) : hook.name;
-  return name === '' ? `a ${stage} hook` : `the ${stage} hook ${JSON.stringify(name)}`;
+  // Every stage name but preX starts with a vowel sound: onRequest, onSend, onError...
+  return name === '' ? `${/^[aeiou]/i.test(stage) ? 'an' : 'a'} ${stage} hook` : `the ${stage} hook ${JSON.stringify(name)}`;
 }
 
 /** The step Fastify runs after the onError hooks, whatever error handler it picks (the route's, an encapsulated plugin's, the default one). */
@@ -191,7 +196,7 @@ function wrapRouteContext(routeContext: RouteContext): void {
 }
 
 function wrapSteps(routeContext: RouteContext): void {
-  if (typeof routeContext.handler === 'function' && !routeContext.handler[RESTORING]) routeContext.handler = restoringHook(routeContext.handler, 'the handler');
+  if (typeof routeContext.handler === 'function' && !routeContext.handler[RESTORING]) routeContext.handler = restoringHook(routeContext.handler, HANDLER_STEP);
   const parser = routeContext.contentTypeParser;
   if (typeof parser === 'object' && parser !== null && typeof parser.run === 'function' && !parser.run[RESTORING]) parser.run = restoringParserRun(parser.run);
   for (const name of RESTORED_HOOKS) {

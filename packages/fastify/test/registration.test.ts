@@ -87,6 +87,24 @@ describe.each(FRAMEWORKS)('%s', (_framework, createApp) => {
     expect((failure as Error).message).toMatch(/^ctxprop: @ctxprop\/fastify is already registered/);
   });
 
+  test('registering it again inside an encapsulated plugin of the instance it is on fails too', async () => {
+    await app.register(ctxprop);
+    await expect(
+      app.register(async (child) => {
+        await child.register(ctxprop);
+      }),
+    ).rejects.toThrow(/^ctxprop: @ctxprop\/fastify is already registered/);
+  });
+
+  test('registered inside an encapsulated plugin (where fastify-cli puts an app), it covers the routes in that plugin', async () => {
+    await app.register(async (child) => {
+      await child.register(ctxprop);
+      child.get('/inside', async (request) => ({ user: request.baggage.get('user.id') ?? null }));
+    });
+    const response = await app.inject({ method: 'GET', url: '/inside', headers: { baggage: 'user.id=alice' } });
+    expect(response.json()).toEqual({ user: 'alice' });
+  });
+
   test('plugins can depend on it by name, and its hooks reach routes in encapsulated plugins', async () => {
     const dependent: FastifyPluginCallback = fp(
       (instance, _options, done) => {

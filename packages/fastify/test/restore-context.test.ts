@@ -357,6 +357,30 @@ describe.each(FRAMEWORKS_WITH_OLDEST)('%s: done() called from a pooled connectio
     }
   });
 
+  test('names an anonymous hook "an onSend hook" and a not-found request\'s handler "the not-found handler" in the warnings', async () => {
+    const warnings: string[] = [];
+    configureDiagnostics({ warn: (_message, code) => warnings.push(code) });
+    try {
+      await start([['onRequest', pooled(pool)]], {
+        async routes(app) {
+          // Answers from a pooled callback: the onSend hooks start from that callback's context.
+          app.get('/later', (_request, reply) => {
+            pool.call(() => void reply.send('later'));
+          });
+          app.addHook('onSend', (_request, _reply, payload, done) => {
+            done(null, payload);
+          });
+        },
+      });
+      const headers = { traceparent: traceparent(30), baggage: 'customer.tier=gold' };
+      expect((await fetch(`${base}/no/such/route`, { headers })).status).toBe(404);
+      expect((await fetch(`${base}/later`, { headers })).status).toBe(200);
+      expect(warnings).toEqual(expect.arrayContaining(['CTXPROP_CONTEXT_RESTORED:the not-found handler', 'CTXPROP_CONTEXT_RESTORED:an onSend hook of GET /later']));
+    } finally {
+      configureDiagnostics({ warn: (message, code) => process.emitWarning(message, { type: 'CtxpropWarning', code }) });
+    }
+  });
+
   test('with restoreContext: false, a hook after the one that lost the context runs in the callback\'s', async () => {
     await start(
       [

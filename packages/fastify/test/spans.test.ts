@@ -8,7 +8,7 @@ import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { ctxprop } from '@ctxprop/fastify';
-import { FRAMEWORKS_WITH_OLDEST, listen, PARENT_ID, startDownstream, TRACE_ID, TRACEPARENT, waitFor, type Downstream } from './support/frameworks';
+import { FRAMEWORKS, FRAMEWORKS_WITH_OLDEST, listen, PARENT_ID, startDownstream, TRACE_ID, TRACEPARENT, waitFor, type Downstream } from './support/frameworks';
 import { startRecordingSdk } from './support/sdk';
 
 const sdk = startRecordingSdk();
@@ -204,5 +204,24 @@ describe.each(FRAMEWORKS_WITH_OLDEST)('%s', (_framework, createApp) => {
     expect(span!.attributes['http.response.status_code']).toBeUndefined();
     // Let the handler finish writing to the closed connection before the app closes.
     await slowDone;
+  });
+});
+
+// Fastify 4.7 keeps no URL from before rewriteUrl (4.29 and 5 keep it as request.originalUrl).
+describe.each(FRAMEWORKS)('%s with rewriteUrl', (_framework, createApp) => {
+  beforeEach(() => sdk.exporter.reset());
+
+  test('url.path and url.query are those the request came with, not a rewriteUrl rewrite of them', async () => {
+    const rewriting = createApp({ logger: false, rewriteUrl: (request: { url?: string }) => (request.url ?? '/').replace(/^\/old\//, '/new/') } as never);
+    await rewriting.register(ctxprop, { outbound: false });
+    rewriting.get('/new/:id', async () => 'moved');
+    try {
+      const response = await rewriting.inject({ method: 'GET', url: '/old/5?x=1' });
+      expect(response.body).toBe('moved');
+      const [span] = await sdk.serverSpans();
+      expect(span!.attributes).toEqual(expect.objectContaining({ 'url.path': '/old/5', 'url.query': 'x=1', 'http.route': '/new/:id' }));
+    } finally {
+      await rewriting.close();
+    }
   });
 });
