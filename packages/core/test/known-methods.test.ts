@@ -6,8 +6,9 @@ import * as http from 'node:http';
 import { metrics, SpanKind, trace } from '@opentelemetry/api';
 import { MeterProvider, type HistogramMetricData } from '@opentelemetry/sdk-metrics';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { enableOutboundPropagation, InvalidOptionError, METRIC_HTTP_SERVER_REQUEST_DURATION, resolveInboundOptions } from '@ctxprop/core';
+import { enableOutboundPropagation, METRIC_HTTP_SERVER_REQUEST_DURATION, resolveInboundOptions } from '@ctxprop/core';
 import { fakeRequest, handlerFor, TestReader } from './inbound-support';
+import { invalidOptionOf } from './invalid-option';
 import { startServer, type TestServer } from './outbound-helpers';
 import { useRecordingTracer } from './recording-tracer';
 
@@ -23,16 +24,6 @@ function serverSpan(method: string, options: Parameters<typeof handlerFor>[0] = 
   exporter.reset();
   handlerFor(options).start(fakeRequest({}, { method, route: '/files/*' }))!.finish(207);
   return exporter.getFinishedSpans()[0]!;
-}
-
-function optionError(create: () => unknown): InvalidOptionError {
-  try {
-    create();
-  } catch (error) {
-    if (error instanceof InvalidOptionError) return error;
-    throw error;
-  }
-  throw new Error('expected an InvalidOptionError');
 }
 
 describe('the known methods of the server span', () => {
@@ -96,20 +87,20 @@ describe('bad known-methods configuration', () => {
     ['an empty method', ['GET', '']],
     ['a method that is not a string', ['GET', 7]],
   ])('throws InvalidOptionError naming knownMethods for %s', (_name, knownMethods) => {
-    const error = optionError(() => resolveInboundOptions({ knownMethods } as never, ADAPTER));
+    const error = invalidOptionOf(() => resolveInboundOptions({ knownMethods } as never, ADAPTER));
     expect(error.option).toBe('knownMethods');
     expect(error.message).toMatch(/^ctxprop: option "knownMethods" must be a non-empty array of HTTP methods/);
   });
 
   it('throws at start-up, naming the environment variable and the bad item, for a method that is not a token', () => {
     process.env[ENV_VAR] = 'GET,PROP/FIND';
-    const error = optionError(() => resolveInboundOptions(undefined, ADAPTER));
+    const error = invalidOptionOf(() => resolveInboundOptions(undefined, ADAPTER));
     expect(error.option).toBe(ENV_VAR);
     expect(error.message).toContain('"PROP/FIND" is not a method');
   });
 
   it('names the outbound option by its path', () => {
-    const error = optionError(() => resolveInboundOptions({ outbound: { knownMethods: 'PURGE' } } as never, ADAPTER));
+    const error = invalidOptionOf(() => resolveInboundOptions({ outbound: { knownMethods: 'PURGE' } } as never, ADAPTER));
     expect(error.option).toBe('outbound.knownMethods');
   });
 });
