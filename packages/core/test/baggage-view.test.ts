@@ -77,6 +77,19 @@ describe('createBaggageView()', () => {
     expect(Object.isFrozen(view)).toBe(true);
     expect('set' in view).toBe(false);
   });
+
+  it.each([
+    ['extracted from a header', () => fromHeader('a=1;ttl=60')],
+    ['set with setBaggage()', () => propagation.getBaggage(setBaggage(ROOT_CONTEXT, { a: { value: '1', properties: [{ key: 'ttl', value: '60' }] } }))!],
+  ])('hands out properties no caller can change, of baggage %s (what is sent downstream stays as it was)', (_name, make) => {
+    const baggage = make();
+    const properties = createBaggageView(baggage).getEntry('a')!.properties;
+    expect(Object.isFrozen(properties)).toBe(true);
+    expect(properties.every((property) => Object.isFrozen(property))).toBe(true);
+    expect(Reflect.set(properties[0]!, 'value', 'mutated')).toBe(false);
+    expect(createBaggageView(baggage).getEntry('a')!.properties).toEqual([{ key: 'ttl', value: '60' }]);
+    expect(baggagePropertiesOf(baggage.getEntry('a')!)).toEqual([{ key: 'ttl', value: '60' }]);
+  });
 });
 
 describe('WireBaggage', () => {

@@ -8,7 +8,7 @@ import { ensureContextManager } from '../context/runtime.js';
 import { countDiagnostic, warnOnce } from '../diagnostics/diagnostics.js';
 import { CtxpropError, describe } from '../errors.js';
 import { defaultSensitiveDataGuard, type SensitiveDataGuard } from '../policy/sensitive-data.js';
-import { isBaggageKey } from '../wire/baggage.js';
+import { frozenProperties, isBaggageKey } from '../wire/baggage.js';
 import { createBaggageView, type BaggageView } from './baggage-view.js';
 import type { BaggageMember, BaggageProperty } from './types.js';
 import { mergeBaggageMembers } from './wire-baggage.js';
@@ -38,11 +38,11 @@ export function getActiveBaggage(ctx: Context = context.active()): BaggageView {
 
 function memberOf(key: string, entry: unknown): BaggageMember | undefined {
   if (!isBaggageKey(key)) return undefined;
-  if (typeof entry === 'string') return { key, value: entry, properties: [] };
+  if (typeof entry === 'string') return { key, value: entry, properties: frozenProperties([]) };
   if (typeof entry !== 'object' || entry === null) return undefined;
   const { value, properties } = entry as { value?: unknown; properties?: unknown };
   if (typeof value !== 'string') return undefined;
-  if (properties === undefined) return { key, value, properties: [] };
+  if (properties === undefined) return { key, value, properties: frozenProperties([]) };
   if (!Array.isArray(properties)) return undefined;
   const list: BaggageProperty[] = [];
   for (const property of properties as unknown[]) {
@@ -52,7 +52,7 @@ function memberOf(key: string, entry: unknown): BaggageMember | undefined {
     if (propertyValue !== undefined && typeof propertyValue !== 'string') return undefined;
     list.push(propertyValue === undefined ? { key: propertyKey } : { key: propertyKey, value: propertyValue });
   }
-  return { key, value, properties: Object.freeze(list) };
+  return { key, value, properties: frozenProperties(list) };
 }
 
 /**

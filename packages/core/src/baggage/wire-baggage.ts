@@ -8,7 +8,7 @@
  * (`prop=v;flag`), so OpenTelemetry's own `W3CBaggagePropagator` writes it correctly.
  */
 import { baggageEntryMetadataFromString, type Baggage, type BaggageEntry, type BaggageEntryMetadata } from '@opentelemetry/api';
-import { formatBaggageProperties, isBaggageKey, parseBaggageProperties, scanBaggage, type ResolvedBaggageLimits } from '../wire/baggage.js';
+import { formatBaggageProperties, frozenProperties, isBaggageKey, parseBaggageProperties, scanBaggage, type ResolvedBaggageLimits } from '../wire/baggage.js';
 import type { BaggageMember, BaggageProperty } from './types.js';
 
 // Symbol.for keys, so that two copies of ctxprop in one process read each other's baggage.
@@ -74,7 +74,7 @@ export function baggagePropertiesOf(entry: BaggageEntry | undefined): readonly B
   if (Array.isArray(own)) return own;
   try {
     const text = metadata.toString();
-    return typeof text === 'string' && text.length > 0 ? parseBaggageProperties(text) : NO_PROPERTIES;
+    return typeof text === 'string' && text.length > 0 ? frozenProperties(parseBaggageProperties(text)) : NO_PROPERTIES;
   } catch {
     return NO_PROPERTIES;
   }
@@ -103,7 +103,7 @@ function normalizeMembers(members: Iterable<BaggageMember>): BaggageMember[] {
       }
     }
     const value = typeof member.value === 'string' ? member.value : String(member.value);
-    list.push({ key: member.key, value, properties: properties.length === 0 ? NO_PROPERTIES : Object.freeze(properties) });
+    list.push({ key: member.key, value, properties: properties.length === 0 ? NO_PROPERTIES : frozenProperties(properties) });
   }
   return list;
 }

@@ -100,6 +100,16 @@ export function isBaggageKey(key: string): boolean {
 
 const EMPTY_PROPERTIES: readonly BaggageProperty[] = Object.freeze([]);
 
+/**
+ * `properties` and each of its properties frozen: a baggage's properties are handed out (by a
+ * `BaggageView`, `baggagePropertiesOf`) and must not be changed through them.
+ */
+export function frozenProperties(properties: BaggageProperty[]): readonly BaggageProperty[] {
+  if (properties.length === 0) return EMPTY_PROPERTIES;
+  for (const property of properties) Object.freeze(property);
+  return Object.freeze(properties);
+}
+
 function nextComma(text: string, i: number, end: number): number {
   const comma = text.indexOf(',', i);
   return comma < 0 ? end : comma;
@@ -224,7 +234,7 @@ export function scanBaggage(text: string, limits: ResolvedBaggageLimits, members
       members.push({
         key: text.slice(start, keyStop),
         value: encoded ? percentDecode(text, valueFrom, valueTo) : text.slice(valueFrom, valueTo),
-        properties: propertiesFrom < 0 ? EMPTY_PROPERTIES : parseBaggageProperties(text, propertiesFrom, stop),
+        properties: propertiesFrom < 0 ? EMPTY_PROPERTIES : frozenProperties(parseBaggageProperties(text, propertiesFrom, stop)),
       });
     }
   }
