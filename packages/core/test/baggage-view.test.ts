@@ -170,6 +170,12 @@ describe('getActiveBaggage(), setBaggage(), withBaggage()', () => {
     expect(getActiveBaggage()).toBe(EMPTY_BAGGAGE_VIEW);
   });
 
+  it('withBaggage registers the context manager again when it was disabled since (context.disable() between tests)', () => {
+    expect(withBaggage({ a: '1' }, () => getActiveBaggage().get('a'))).toBe('1');
+    context.disable();
+    expect(withBaggage({ a: '2' }, () => getActiveBaggage().get('a'))).toBe('2');
+  });
+
   it('withBaggage baggage is what the propagator writes', () => {
     const carrier: Record<string, string> = {};
     withBaggage({ user: 'Amélie' }, () => new BaggagePropagator().inject(context.active(), carrier, undefined as never));

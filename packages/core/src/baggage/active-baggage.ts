@@ -114,8 +114,6 @@ export function setBaggage(ctx: Context, entries: BaggageEntries, options?: SetB
   return propagation.setBaggage(ctx, mergeBaggageMembers(propagation.getBaggage(ctx), members));
 }
 
-let contextReady = false;
-
 /**
  * Runs `fn` (with `args`) in the active context plus `entries` in its baggage, and returns its
  * result. Registers ctxprop's context manager first if none is registered, so that the baggage
@@ -130,6 +128,8 @@ let contextReady = false;
  * ```
  */
 export function withBaggage<A extends unknown[], R>(entries: BaggageEntries, fn: (...args: A) => R, ...args: A): R {
-  if (!contextReady) contextReady = ensureContextManager();
+  // Checked on every call, as bindContext does: a manager disabled since (context.disable(), in
+  // tests between cases) would have the baggage silently not seen in `fn`.
+  ensureContextManager();
   return context.with(setBaggage(context.active(), entries), fn, undefined, ...args);
 }
