@@ -55,6 +55,15 @@ describe.each([
     ]);
   });
 
+  it('names the host without its port in the warning, so that the rule it suggests can be made', () => {
+    inject({}, { url: 'https://api.example.com:8443/v1', context: contextWith({ tenant: 'acme' }), propagator });
+    expect(warnings).toEqual([
+      'ctxprop: baggage "tenant" withheld from api.example.com by the destination rule "default:public". ' +
+        'To send it, add a rule before it, such as destinations: { rules: [{ hosts: ["api.example.com"], baggage: ["tenant"] }] }.',
+    ]);
+    expect(() => createDestinationPolicy({ rules: [{ hosts: ['api.example.com'], baggage: ['tenant'] }] })).not.toThrow();
+  });
+
   it('follows a given policy: trace withheld, baggage cut to an allowlist', () => {
     const policy = createDestinationPolicy({ rules: [{ name: 'partner', hosts: ['*.partner.example'], trace: false, baggage: ['tenant'] }] });
     const carrier: Record<string, string> = {};

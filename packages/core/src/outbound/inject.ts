@@ -55,7 +55,7 @@ export interface InjectOptions {
 
 function hostOf(url: string | URL): string {
   try {
-    return (typeof url === 'string' ? new URL(url) : url).host || String(url);
+    return (typeof url === 'string' ? new URL(url) : url).hostname || String(url);
   } catch {
     return String(url);
   }
