@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { context, createContextKey, ROOT_CONTEXT, trace, TraceFlags } from '@opentelemetry/api';
+import { context, createContextKey, defaultTextMapSetter, ROOT_CONTEXT, trace, TraceFlags } from '@opentelemetry/api';
 import {
   AsyncLocalStorageContextManager,
   bindContext,
@@ -7,6 +7,8 @@ import {
   ensureContextManager,
   getTraceContext,
   hasContextManager,
+  parseTraceparent,
+  TraceContextPropagator,
 } from '@ctxprop/core';
 import { AsyncLocalStorageContextManager as OtelAsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 
@@ -222,6 +224,17 @@ describe('getTraceContext()', () => {
       tracestate: undefined,
       isRemote: true,
     });
+  });
+
+  it('gives the traceparent the propagator writes (lower-case ids, reserved flag bits left out), one the parser accepts', () => {
+    // The API accepts upper-case ids and any flags byte; W3C Trace Context does not.
+    const spanContext = { traceId: '0AF7651916CD43DD8448EB211C80319C', spanId: 'B7AD6B7169203331', traceFlags: 0x09, isRemote: false };
+    const info = getTraceContext(trace.setSpanContext(ROOT_CONTEXT, spanContext))!;
+    const written: Record<string, string> = {};
+    new TraceContextPropagator().inject(trace.setSpanContext(ROOT_CONTEXT, spanContext), written, defaultTextMapSetter);
+    expect(info.traceparent).toBe(written['traceparent']);
+    expect(info).toMatchObject({ traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: 0x01, sampled: true });
+    expect(parseTraceparent(info.traceparent)).toBeDefined();
   });
 
   it('returns undefined with no valid span context', () => {

@@ -3,8 +3,7 @@
  * hand-built HTTP client, a log line, a response header).
  */
 import { context as contextApi, trace, TraceFlags, type Context } from '@opentelemetry/api';
-import { byteToHex } from '../wire/hex.js';
-import { hasValidIds } from '../wire/traceparent.js';
+import { formatTraceparent, hasValidIds, KNOWN_TRACE_FLAGS } from '../wire/traceparent.js';
 
 /**
  * The trace context of a request or of the active context, as plain values.
@@ -19,7 +18,7 @@ export interface TraceContextInfo {
   readonly traceId: string;
   /** 16 lowercase hex digits: the active span's id (or the inbound parent's, with no SDK). */
   readonly spanId: string;
-  /** The W3C trace-flags byte. */
+  /** The W3C trace-flags byte, as written (the flags W3C Trace Context defines: sampled, random). */
   readonly traceFlags: number;
   /** True when the sampled flag (0x01) is set. */
   readonly sampled: boolean;
@@ -47,12 +46,17 @@ export function getTraceContext(ctx: Context = contextApi.active()): TraceContex
   const spanContext = trace.getSpanContext(ctx);
   if (spanContext === undefined || !hasValidIds(spanContext)) return undefined;
   const tracestate = spanContext.traceState?.serialize();
+  // As the propagator writes them (the API takes upper-case ids and any flags byte; W3C Trace
+  // Context does not): a traceparent a W3C parser accepts.
+  const traceId = spanContext.traceId.toLowerCase();
+  const spanId = spanContext.spanId.toLowerCase();
+  const traceFlags = spanContext.traceFlags & KNOWN_TRACE_FLAGS;
   return {
-    traceId: spanContext.traceId,
-    spanId: spanContext.spanId,
-    traceFlags: spanContext.traceFlags,
-    sampled: (spanContext.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED,
-    traceparent: `00-${spanContext.traceId}-${spanContext.spanId}-${byteToHex(spanContext.traceFlags)}`,
+    traceId,
+    spanId,
+    traceFlags,
+    sampled: (traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED,
+    traceparent: formatTraceparent({ traceId, spanId, traceFlags }),
     tracestate: tracestate === '' ? undefined : tracestate,
     isRemote: spanContext.isRemote === true,
   };
