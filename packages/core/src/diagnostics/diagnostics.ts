@@ -108,6 +108,12 @@ interface DiagnosticsState {
   warned: Set<string>;
   warn: WarningHandler | false;
   meters: WeakSet<Meter>;
+  /**
+   * Every event counted since the process started (not cleared by a reset): reported at 0 after
+   * {@link resetDiagnostics} until counted again, or a metric reader would keep its last value.
+   * Absent in the state an older copy of ctxprop made.
+   */
+  seen?: Set<string>;
 }
 
 const STATE_KEY = Symbol.for('ctxprop.diagnostics.v1');
@@ -224,6 +230,9 @@ export function registerDiagnosticsMetrics(meter: Meter = metrics.getMeter('@ctx
     unit: '{event}',
   });
   counter.addCallback((result: ObservableResult) => {
-    for (const [event, count] of Object.entries(shared.counts)) result.observe(count, { 'ctxprop.event': event });
+    const seen = (shared.seen ??= new Set());
+    const counts = shared.counts;
+    for (const event of Object.keys(counts)) seen.add(event);
+    for (const event of seen) result.observe(counts[event] ?? 0, { 'ctxprop.event': event });
   });
 }
