@@ -89,6 +89,20 @@ describe('bindContext() and bindEmitter()', () => {
     expect(context.with(withValue('other'), bound)).toBe('bound');
   });
 
+  it("binds a callback written as the README's example is (parameters not annotated), keeping its arguments and result", () => {
+    const seen: unknown[] = [];
+    // With parameters typed `never`, `onMessage({ id: 1 })` would not compile (tsc checks this file).
+    const onMessage = context.with(withValue('subscriber'), () => bindContext((message) => seen.push([message, valueNow()])));
+    const emitter = new EventEmitter();
+    emitter.on('message', onMessage);
+    context.with(withValue('producer'), () => emitter.emit('message', { id: 1 }));
+    expect(onMessage({ id: 2 })).toBe(2);
+    expect(seen).toEqual([
+      [{ id: 1 }, 'subscriber'],
+      [{ id: 2 }, 'subscriber'],
+    ]);
+  });
+
   it('runs listeners added to a bound emitter in its context, and still removes them', () => {
     const emitter = new EventEmitter();
     context.with(withValue('emitter'), () => bindEmitter(emitter));

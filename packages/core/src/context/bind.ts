@@ -16,7 +16,9 @@ import { ensureContextManager } from './runtime.js';
  * queue.on('message', onMessage); // logs carry the trace of the request that subscribed
  * ```
  */
-export function bindContext<F extends (...args: never[]) => unknown>(fn: F, ctx: Context = contextApi.active()): F {
+// `any[]`, not `never[]`: a callback written without parameter types (`(message) => ...`) must
+// keep parameters its callers can pass arguments to.
+export function bindContext<F extends (...args: any[]) => unknown>(fn: F, ctx: Context = contextApi.active()): F {
   ensureContextManager();
   return contextApi.bind(ctx, fn);
 }
