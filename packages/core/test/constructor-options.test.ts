@@ -4,6 +4,7 @@
  * fix"): a misspelt one throws, naming it and the name it is closest to, instead of being ignored.
  */
 import { B3Propagator, BaggagePropagator, CompositePropagator, configureDiagnostics, InvalidOptionError, JaegerPropagator, TraceContextPropagator } from '@ctxprop/core';
+import { invalidOptionOf } from './invalid-option';
 
 describe.each([
   ['B3Propagator', () => new B3Propagator({ injectEncodng: 'multi' } as never), 'injectEncodng', 'injectEncoding'],
@@ -25,6 +26,10 @@ describe('configureDiagnostics', () => {
 
   it('refuses a warn that is neither a function nor false', () => {
     expect(() => configureDiagnostics({ warn: 'console' as never })).toThrow(/option "warn" must be a function \(message, code\) => void, or false/);
+  });
+
+  it.each([['undefined', undefined], ['null', null], ['a function', () => undefined]])('refuses options that are %s with an InvalidOptionError, not a TypeError', (_name, options) => {
+    expect(invalidOptionOf(() => configureDiagnostics(options as never)).option).toBe('options');
   });
 
   it('takes a function or false', () => {

@@ -204,6 +204,9 @@ export function warnOnce(code: string, message: string): void {
  * ```
  */
 export function configureDiagnostics(options: DiagnosticsOptions): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new InvalidOptionError('options', 'an options object { warn }', options, 'Example: configureDiagnostics({ warn: (message) => logger.warn(message) }).');
+  }
   rejectUnknownOptions(options, ['warn'], '', 'configureDiagnostics()');
   const warn = options.warn;
   if (warn !== undefined && warn !== false && typeof warn !== 'function') {
