@@ -55,6 +55,17 @@ describe.each([
     ]);
   });
 
+  it.each([
+    ['a plain object', () => ({ Traceparent: 'stale', tracestate: 'old=1', Baggage: 'email=ana%40example.com,tenant=acme' }) as Record<string, string>],
+    ['a Map', () => new Map([['traceparent', 'stale'], ['TraceState', 'old=1'], ['baggage', 'email=ana%40example.com']])],
+    ['a Headers', () => new Headers({ traceparent: 'stale', tracestate: 'old=1', baggage: 'email=ana%40example.com' })],
+  ])('replaces the propagation headers a reused carrier (%s) already holds: no stale tracestate beside the new traceparent, no baggage past the policy', (_name, make) => {
+    const carrier = make();
+    inject(carrier, { url: 'https://api.example.com/v1', context: contextWith({ tenant: 'acme' }), propagator });
+    const entries = carrier instanceof Map || carrier instanceof Headers ? [...carrier.entries()] : Object.entries(carrier);
+    expect(Object.fromEntries(entries.map(([key, value]) => [key.toLowerCase(), value]))).toEqual({ traceparent: TRACEPARENT });
+  });
+
   it('names the host without its port in the warning, so that the rule it suggests can be made', () => {
     inject({}, { url: 'https://api.example.com:8443/v1', context: contextWith({ tenant: 'acme' }), propagator });
     expect(warnings).toEqual([

@@ -250,3 +250,32 @@ export const lowercaseHeaderGetter: TextMapGetter<unknown> = {
 export const headerSetter: TextMapSetter<unknown> = {
   set: writeHeader,
 };
+
+/**
+ * Removes a header from a carrier in every spelling of its name (`Traceparent`, `traceparent`):
+ * a plain object, a `Map` or a fetch `Headers`. Other carriers are left as they are.
+ *
+ * @example
+ * ```ts
+ * const headers: Record<string, string> = { TraceState: 'old=1', other: 'x' };
+ * removeHeader(headers, 'tracestate'); // headers is now { other: 'x' }
+ * ```
+ */
+export function removeHeader(carrier: unknown, name: string): void {
+  if (typeof carrier !== 'object' || carrier === null) return;
+  const lower = name.toLowerCase();
+  if (isHeaders(carrier)) {
+    carrier.delete(lower);
+    return;
+  }
+  if (carrier instanceof Map) {
+    for (const key of [...carrier.keys()]) {
+      if (typeof key === 'string' && key.length === lower.length && key.toLowerCase() === lower) carrier.delete(key);
+    }
+    return;
+  }
+  const record = carrier as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    if (key.length === lower.length && key.toLowerCase() === lower) delete record[key];
+  }
+}

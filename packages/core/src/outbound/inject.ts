@@ -3,7 +3,7 @@
  * transports), under the same destination policy and sensitive-data guard as the automatic hooks.
  */
 import { context as contextApi, defaultTextMapSetter, type Context, type TextMapPropagator, type TextMapSetter } from '@opentelemetry/api';
-import { headerSetter } from '../carrier/headers.js';
+import { headerSetter, removeHeader } from '../carrier/headers.js';
 import { countDiagnostic } from '../diagnostics/diagnostics.js';
 import type { DestinationPolicy } from '../policy/destination.js';
 import type { SensitiveDataGuard } from '../policy/sensitive-data.js';
@@ -66,7 +66,9 @@ function hostOf(url: string | URL): string {
  * destination policy and the sensitive-data guard allow: trace headers withheld when the policy
  * says so, baggage cut to the allowed keys, members that look like secrets refused. Each item
  * withheld or refused is counted in the diagnostics and warned about once. Headers whose value
- * holds control characters are never written. Never throws: a failure is counted as
+ * holds control characters are never written. A plain-object, `Map` or `Headers` carrier loses
+ * the propagator's headers it already held (in any spelling) before the context's are written;
+ * one written through `options.setter` is only written to. Never throws: a failure is counted as
  * `internal.error` and the carrier is left as it was.
  *
  * @example
@@ -86,16 +88,25 @@ export function inject(carrier: unknown, options: InjectOptions): void {
     const propagator = options.propagator ?? config.propagator;
     const decision = (options.policy ?? config.policy)(options.url);
     const safe = contextForDestination(ctx, decision, options.sensitiveData ?? config.guard, hostOf(options.url));
-    const target = options.setter === undefined || options.setter === defaultTextMapSetter ? headerSetter : options.setter;
+    const ownSetter = options.setter !== undefined && options.setter !== defaultTextMapSetter;
+    // Collected first and written after, so that a propagator that fails half-way leaves the
+    // carrier as it was.
+    const writes: string[] = [];
     propagator.inject(safe, carrier, {
-      set(into, name, value) {
+      set(_into, name, value) {
         if (!isHeaderName(name) || !isHeaderValue(value)) {
           countDiagnostic('inject.header.invalid');
           return;
         }
-        target.set(into, name, value);
+        writes.push(name, value);
       },
     });
+    // A carrier ctxprop can edit (a plain object, a Map, Headers) loses the propagator's headers it
+    // held (a reused or forwarded message's): what goes is what this context and the policy give,
+    // never a stale tracestate beside the new traceparent or baggage the policy withholds.
+    if (!ownSetter) for (const field of propagator.fields()) removeHeader(carrier, field);
+    const target = ownSetter ? options.setter! : headerSetter;
+    for (let i = 0; i < writes.length; i += 2) target.set(carrier, writes[i]!, writes[i + 1]!);
   } catch {
     countDiagnostic('internal.error');
   }
