@@ -99,6 +99,22 @@ describe('the SERVER span', () => {
     expect(scope.baggageView.size).toBe(0);
   });
 
+  it("takes nothing from another request's context active when a request starts (a pooled connection opened by that request ran the middleware before ctxprop)", () => {
+    const handler = handlerFor({ spanAttributesFromBaggage: ['who'] });
+    const first = handler.start(fakeRequest({ traceparent: INBOUND_TRACEPARENT, baggage: 'who=A' }))!;
+    const second = handler.start(fakeRequest({ baggage: 'who=B' }), first.context)!;
+    expect(second).not.toBe(first);
+    expect(second.spanOrigin).toBe('own');
+    expect(second.baggageView.toJSON()).toEqual({ who: 'B' });
+    second.finish(200);
+    first.finish(200);
+    const [secondSpan, firstSpan] = exporter.getFinishedSpans();
+    expect(secondSpan!.spanContext().spanId).not.toBe(firstSpan!.spanContext().spanId);
+    expect(secondSpan!.spanContext().traceId).not.toBe(INBOUND_TRACE_ID);
+    expect(secondSpan!.parentSpanContext).toBeUndefined();
+    expect(secondSpan!.attributes['who']).toBe('B');
+  });
+
   it('is named by the method alone while no route is known', () => {
     handlerFor().start(fakeRequest({}, { method: 'POST' }))!.finish(404);
     const [span] = exporter.getFinishedSpans();

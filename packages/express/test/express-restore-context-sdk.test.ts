@@ -73,3 +73,45 @@ describe.each(EXPRESS_VERSIONS)('%s: a pooled middleware, with the SDK', (_name,
     expect(received.map((traceparent) => traceparent.slice(3, 35))).toEqual(Array.from({ length: count }, (_, n) => traceIdOf(n)));
   });
 });
+
+describe.each(EXPRESS_VERSIONS)('%s: a pooled middleware before ctxprop, with the SDK', (_name, express) => {
+  it("gives a request handed on from a connection another request opened its own span and baggage, not that request's", async () => {
+    const pool = await createPooledConnection();
+    const app = express();
+    // A session store's middleware, before ctxprop: next() runs in the context its connection was
+    // opened in. /open skips it, and opens the connection in its handler, in its own context.
+    app.use((req, _res, next) => (req.path === '/open' ? next() : pool.call(next)));
+    const middleware = ctxprop({ outbound: false, spanAttributesFromBaggage: ['who'] });
+    app.use(middleware);
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    app.get('/open', (_req, res) => {
+      // The connection opens here, in this request's context (after ctxprop set it up); the request
+      // stays in flight (its span recording) until the other one is done.
+      pool.call(() => void released.then(() => res.json({ opened: true })));
+    });
+    app.get('/who', (req, res) => {
+      res.json({ who: req.baggage.get('who') ?? null, traceId: req.traceContext?.traceId ?? null });
+    });
+    const server = await listen(app);
+    try {
+      const opening = request(server.url).get('/open').set('traceparent', `00-${traceIdOf(100)}-00f067aa0ba902b7-01`).set('baggage', 'who=A').then((res) => res.status);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const response = await request(server.url).get('/who').set('baggage', 'who=B').expect(200);
+      release();
+      expect(await opening).toBe(200);
+      expect(response.body).toEqual({ who: 'B', traceId: expect.any(String) });
+      const spans = await spansOfKinds(2, 0);
+      const servers = spans.filter((span) => span.kind === SpanKind.SERVER);
+      const who = servers.find((span) => span.name === 'GET /who');
+      expect(who).toBeDefined();
+      expect(who!.attributes['who']).toBe('B');
+      expect(response.body.traceId).toBe(who!.spanContext().traceId);
+      expect(who!.spanContext().traceId).not.toBe(traceIdOf(100));
+    } finally {
+      middleware.close();
+      await server.close();
+      await pool.close();
+    }
+  });
+});

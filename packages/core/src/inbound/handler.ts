@@ -31,7 +31,7 @@
  *
  * Adapters: do not change this module for one framework; add accessors or options instead.
  */
-import { propagation, SpanKind, trace, type Context, type Link, type Span, type TextMapGetter, type Tracer } from '@opentelemetry/api';
+import { propagation, ROOT_CONTEXT, SpanKind, trace, type Context, type Link, type Span, type TextMapGetter, type Tracer } from '@opentelemetry/api';
 import { headerGetter, lowercaseHeaderGetter } from '../carrier/headers.js';
 import { createActiveContextReader } from '../context/active-context.js';
 import { enableIntervalDetachment, type IntervalDetachmentHandle } from '../context/interval-detachment.js';
@@ -171,7 +171,13 @@ class Handler<Request> implements InboundHandler<Request>, InboundScopeRuntime<R
   #start(request: Request, active: Context, response: ResponseLike | undefined): InboundScope<Request> {
     const { options, accessors } = this;
     const current = inboundScopeOf(active);
-    if (current !== undefined && current.request === request) return current as InboundScope<Request>;
+    if (current !== undefined) {
+      if (current.request === request) return current as InboundScope<Request>;
+      // Another request's context: a middleware before ctxprop's handed this request on from the
+      // callback of a connection that request opened. Nothing in it is this request's (its server
+      // span is not instrumentation-http's span for this one, its baggage not this caller's).
+      active = ROOT_CONTEXT;
+    }
     const headers = accessors.headers(request);
     const trust = options.trust;
     const verdict = trust.trustsEverything
