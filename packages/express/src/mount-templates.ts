@@ -2,17 +2,19 @@
  * The templates of the mount paths a request passed through, for its route template.
  *
  * A route's template is its mount paths plus its own path. Express keeps the mount paths only as
- * the request's `req.baseUrl`, which holds the values the client sent: a router mounted at
- * `/users/:uid` gives `/users/42`, one span name and one histogram series per user. So where a
- * mount path has parameters, its template is noted when the request enters the mount's layer,
- * keyed by the `req.baseUrl` value it stands for; a route entered under it finds the template of
- * its `req.baseUrl` here. Literal mount paths are their own template and are not noted. A mount
- * path given as a RegExp (or one whose value cannot be told from the rest) has no template: the
- * routes under it get none either.
+ * the request's `req.baseUrl`, which holds what the client sent: a router mounted at
+ * `/users/:uid` gives `/users/42`, and one mounted at `/api` gives `/API` to a client that spells
+ * it so (Express matches mount paths without regard to case): one span name and one histogram
+ * series per user, or per spelling. So where a mount path's value differs from its declared path,
+ * the declared one is noted when the request enters the mount's layer, keyed by the
+ * `req.baseUrl` value it stands for; a route entered under it finds the template of its
+ * `req.baseUrl` here. A literal mount path spelt as declared is its own template and is not
+ * noted. A mount path given as a RegExp (or one whose value cannot be told from the rest) has no
+ * template: the routes under it get none either.
  *
  * Express 5's layers (the `router` package) keep the mount path as given (`rawPath`); Express 4's
- * keep the part of the path they matched (`path`), their parameter names (`keys`) and values
- * (`params`), from which the template is rebuilt.
+ * keep the part of the path they matched (`path`), their parameter names (`keys`) and the
+ * expression the path was compiled to, from which the declared path is read back.
  */
 
 /** The parts of an Express 4 or 5 `Layer` read here. */
@@ -31,15 +33,26 @@ export interface MountLayer {
 
 /** How the regular expression Express 4 compiles from a mount path string ends (path-to-regexp 0.1, `end: false`). */
 const COMPILED_MOUNT_END = '(?=\\/|$)';
+/** The optional trailing slash before it (not in a `strict` router's). */
+const OPTIONAL_SLASH = '\\/?';
+/** What path-to-regexp 0.1 compiles a `/:name` segment to. */
+const COMPILED_PARAMETER = '(?:\\/([^/]+?))';
+/** Characters of a compiled path that are regular-expression syntax, not text. */
+const PATTERN_SYNTAX = '()[]{}*+?|^$.';
 
 /** Per request scope: `req.baseUrl` values whose template differs from the value (null: none). */
 const templatesByScope = new WeakMap<object, Map<string, string | null>>();
 
-/** A mount path's own template and the part of `req.baseUrl` it matched; `template` null when it has none. */
+/** Express 4 layers' declared mount templates, read back from their compiled expressions once. */
+const declaredTemplates = new WeakMap<object, string | null>();
+
+/** A mount path's declared template and the part of `req.baseUrl` it matched; `template` null when it has none. */
 interface OwnMount {
   readonly template: string | null;
   readonly value: string | undefined;
 }
+
+const NO_TEMPLATE: OwnMount = Object.freeze({ template: null, value: undefined });
 
 function withoutTrailingSlash(path: string): string {
   return path.length > 1 && path.charCodeAt(path.length - 1) === 0x2f ? path.slice(0, -1) : path;
@@ -61,33 +74,45 @@ function lastSegments(path: string, count: number): string | undefined {
   return path.slice(start);
 }
 
-function decoded(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
-  }
+/**
+ * Express 4: the mount path a layer was declared with, read back from the expression
+ * path-to-regexp 0.1 compiled it to (`^\/users(?:\/([^/]+?))\/?(?=\/|$)` is `/users/:uid`):
+ * literal text, and `/:name` segments named by the layer's keys. Null for anything else (a RegExp
+ * the app gave, an optional or custom parameter, a wildcard).
+ */
+function declaredTemplateOf(layer: MountLayer): string | null {
+  const cached = declaredTemplates.get(layer);
+  if (cached !== undefined) return cached;
+  const template = readCompiledTemplate(layer);
+  declaredTemplates.set(layer, template);
+  return template;
 }
 
-/**
- * Express 4: the template of a matched mount path (`/users/42`), each segment that is the value of
- * the next parameter replaced by its name (`/users/:uid`); null when a parameter is not a whole
- * segment (optional, unnamed, or part of a segment).
- */
-function templateFromValue(value: string, keys: readonly { readonly name?: unknown }[], params: unknown): string | null {
-  const values = (params ?? {}) as Record<string, unknown>;
-  const segments = value.split('/');
+function readCompiledTemplate(layer: MountLayer): string | null {
+  const source = layer.regexp?.source;
+  if (typeof source !== 'string' || source.charCodeAt(0) !== 0x5e || !source.endsWith(COMPILED_MOUNT_END)) return null;
+  let end = source.length - COMPILED_MOUNT_END.length;
+  if (source.startsWith(OPTIONAL_SLASH, end - OPTIONAL_SLASH.length)) end -= OPTIONAL_SLASH.length;
+  const keys = Array.isArray(layer.keys) ? (layer.keys as readonly { readonly name?: unknown }[]) : [];
+  let template = '';
   let next = 0;
-  for (let i = 1; i < segments.length && next < keys.length; i++) {
-    const name = keys[next]!.name;
-    if (typeof name !== 'string') return null;
-    const parameter = values[name];
-    if (typeof parameter === 'string' && (segments[i] === parameter || decoded(segments[i]!) === parameter)) {
-      segments[i] = ':' + name;
-      next++;
+  for (let i = 1; i < end; ) {
+    if (source.startsWith(COMPILED_PARAMETER, i)) {
+      const name = keys[next++]?.name;
+      if (typeof name !== 'string') return null;
+      template += '/:' + name;
+      i += COMPILED_PARAMETER.length;
+    } else if (source.charCodeAt(i) === 0x5c) {
+      template += source.charAt(i + 1);
+      i += 2;
+    } else if (PATTERN_SYNTAX.includes(source.charAt(i))) {
+      return null;
+    } else {
+      template += source.charAt(i);
+      i++;
     }
   }
-  return next === keys.length ? segments.join('/') : null;
+  return next === keys.length && template !== '' ? withoutTrailingSlash(template) : null;
 }
 
 /** Characters of a path-to-regexp path other than `:` that make its segments impossible to count. */
@@ -100,26 +125,23 @@ function hasUncountablePattern(path: string): boolean {
   return false;
 }
 
-/** The mount of `layer` as the request entered it with `baseUrl`; undefined when it is literal (or no mount). */
+/**
+ * The mount of `layer` as the request entered it with `baseUrl`: the path it was declared with
+ * (Express matches it without regard to case, so the client's spelling is not it) and the part
+ * of `baseUrl` it matched; undefined for a layer that is not mounted on a path.
+ */
 function ownMount(layer: MountLayer, baseUrl: string): OwnMount | undefined {
   if ('rawPath' in layer) {
     const raw = layer.rawPath;
-    if (raw === '/') return undefined;
-    if (typeof raw !== 'string') return { template: null, value: undefined };
-    if (raw.indexOf(':') === -1 && !hasUncountablePattern(raw)) return undefined;
+    if (raw === '/' || raw === '') return undefined;
+    if (typeof raw !== 'string') return NO_TEMPLATE;
     const template = withoutTrailingSlash(raw);
-    if (hasUncountablePattern(template)) return { template: null, value: undefined };
+    if (hasUncountablePattern(template)) return NO_TEMPLATE;
     return { template, value: lastSegments(baseUrl, segmentCount(template)) };
   }
   const matched = layer.path;
   if (typeof matched !== 'string' || matched === '' || matched === '/') return undefined;
-  const value = withoutTrailingSlash(matched);
-  const source = layer.regexp?.source;
-  // Declared as a RegExp: Express 4 keeps the user's own expression.
-  if (typeof source !== 'string' || !source.endsWith(COMPILED_MOUNT_END)) return { template: null, value };
-  const keys = layer.keys;
-  if (!Array.isArray(keys) || keys.length === 0) return undefined;
-  return { template: templateFromValue(value, keys as { name?: unknown }[], layer.params), value };
+  return { template: declaredTemplateOf(layer), value: withoutTrailingSlash(matched) };
 }
 
 /** The template of `baseUrl` from the noted mounts: the longest noted value it is or starts with, the rest literal. */
@@ -137,7 +159,7 @@ function templateOf(templates: Map<string, string | null> | undefined, baseUrl: 
 /**
  * Notes the template of the mount path of `layer` (not a route's layer), entered for the request
  * of `scope` with `baseUrl` (`req.baseUrl`, the mount's value included). Does nothing for a
- * literal mount path, the usual case.
+ * literal mount path the client spelt as declared, the usual case.
  *
  * @example
  * ```ts
@@ -149,6 +171,8 @@ export function noteMount(scope: object, layer: MountLayer, baseUrl: unknown): v
   const own = ownMount(layer, baseUrl);
   if (own === undefined) return;
   let templates = templatesByScope.get(scope);
+  // A literal mount path spelt as declared, under mounts that were too: `baseUrl` is the template.
+  if (templates === undefined && own.template === own.value) return;
   let template: string | null = null;
   if (own.template !== null && own.value !== undefined && baseUrl.endsWith(own.value)) {
     const parent = templateOf(templates, baseUrl.slice(0, baseUrl.length - own.value.length));

@@ -60,6 +60,9 @@ function routesApp(express: ExpressFactory, options?: CtxpropOptions): Express {
   const tenant = express();
   tenant.get('/items/:id', (_req, res) => res.send('tenant item'));
   app.use('/tenants/:tid', tenant);
+  const versions = express.Router();
+  versions.get('/x/:id', (_req, res) => res.send('version'));
+  app.use('/v/:version', versions);
   // A mount path given as a RegExp has no template: its routes have none either.
   const versioned = express.Router();
   versioned.get('/status', (_req, res) => res.send('versioned'));
@@ -93,6 +96,11 @@ const CASES: ReadonlyArray<[string, Case]> = [
   ['a route of a router mounted on a literal path inside one with a parameter', { path: '/users/42/settings/theme', status: 200, route: '/users/:uid/settings/:key' }],
   ['a route of a router mounted on a path with a parameter inside another', { path: '/users/42/teams/blue/members/9', status: 200, route: '/users/:uid/teams/:team/members/:mid' }],
   ['a route of a sub-app mounted on a path with a parameter', { path: '/tenants/acme%20corp/items/3', status: 200, route: '/tenants/:tid/items/:id' }],
+  // Express matches mount paths without regard to case: the template is the declared path, not the client's spelling.
+  ['a route of a router mounted on a literal path, spelt in another case', { path: '/API/orders/1', status: 200, route: '/api/orders/:id' }],
+  ['a route of a sub-app mounted on a literal path, spelt in another case', { path: '/Shop/items/1/throw', status: 500, route: '/shop/items/:id/throw', errorType: 'TypeError' }],
+  ['a route under a parameter and a literal mount, spelt in another case', { path: '/USERS/42/Settings/theme', status: 200, route: '/users/:uid/settings/:key' }],
+  ['a route of a router mounted at /v/:version, whose value is v', { path: '/v/v/x/1', status: 200, route: '/v/:version/x/:id' }],
 ];
 
 describe.each(EXPRESS_VERSIONS)('%s: the route of a request', (_name, express) => {
