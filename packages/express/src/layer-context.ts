@@ -274,13 +274,42 @@ export interface LayerContextHold {
   release(): void;
 }
 
+/** How deep {@link layerPrototypesOf} follows routers mounted in routers. */
+const MAX_ROUTER_DEPTH = 16;
+
+function isLayerPrototype(prototype: unknown): prototype is Record<string, unknown> {
+  return typeof prototype === 'object' && prototype !== null && LAYER_METHODS.some(([name]) => Object.prototype.hasOwnProperty.call(prototype, name));
+}
+
 /**
- * Wraps the `Layer` methods of `app`'s router (once per `Layer` class; holds are counted).
- * Undefined when `app` has no Express router ctxprop recognises: nothing is wrapped then.
+ * The `Layer` prototypes of `app`'s router and of the routers mounted in it, however deep: a
+ * library's router made by its own copy of Express (an Express 4 router in an Express 5 app) has
+ * a `Layer` class of its own, whose methods must be wrapped too.
  */
-export function holdLayerContext(app: unknown): LayerContextHold | undefined {
-  const prototype = layerPrototypeOf(app);
-  if (prototype === undefined) return undefined;
+function layerPrototypesOf(app: unknown): Set<Record<string, unknown>> {
+  const found = new Set<Record<string, unknown>>();
+  const first = layerPrototypeOf(app);
+  if (first === undefined) return found;
+  found.add(first);
+  const holder = app as { _router?: { stack?: unknown }; router?: { stack?: unknown } };
+  const seen = new Set<unknown>();
+  const visit = (stack: unknown, depth: number): void => {
+    if (!Array.isArray(stack) || depth > MAX_ROUTER_DEPTH || seen.has(stack)) return;
+    seen.add(stack);
+    for (const layer of stack as unknown[]) {
+      if (layer === null || typeof layer !== 'object') continue;
+      const prototype: unknown = Object.getPrototypeOf(layer);
+      if (isLayerPrototype(prototype)) found.add(prototype);
+      // A mounted router (Express 4: a function with a stack; Express 5: the router package's).
+      const handle = (layer as { handle?: { stack?: unknown } | null }).handle;
+      if (handle !== undefined && handle !== null) visit(handle.stack, depth + 1);
+    }
+  };
+  visit((holder._router ?? holder.router)?.stack, 0);
+  return found;
+}
+
+function holdPrototype(prototype: Record<string, unknown>): () => void {
   let state = states.get(prototype);
   if (state === undefined) {
     state = install(prototype);
@@ -288,16 +317,31 @@ export function holdLayerContext(app: unknown): LayerContextHold | undefined {
   }
   state.holders += 1;
   const held = state;
+  return () => {
+    held.holders -= 1;
+    if (held.holders === 0 && states.get(prototype) === held) {
+      states.delete(prototype);
+      uninstall(prototype, held);
+    }
+  };
+}
+
+/**
+ * Wraps the `Layer` methods of `app`'s router, and of the routers mounted in it when the app is
+ * first seen (those a library made with its own copy of Express included): once per `Layer` class;
+ * holds are counted. Undefined when `app` has no Express router ctxprop recognises: nothing is
+ * wrapped then. A sub-app of another copy is not reached (Express keeps it in a closure).
+ */
+export function holdLayerContext(app: unknown): LayerContextHold | undefined {
+  const prototypes = layerPrototypesOf(app);
+  if (prototypes.size === 0) return undefined;
+  const releases = [...prototypes].map(holdPrototype);
   let released = false;
   return {
     release(): void {
       if (released) return;
       released = true;
-      held.holders -= 1;
-      if (held.holders === 0 && states.get(prototype) === held) {
-        states.delete(prototype);
-        uninstall(prototype, held);
-      }
+      for (const release of releases) release();
     },
   };
 }

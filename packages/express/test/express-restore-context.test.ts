@@ -296,3 +296,31 @@ describe('restoreContext option', () => {
     expect(() => ctxprop({ restoreContext: 'yes' as unknown as boolean })).toThrow(/restoreContext/);
   });
 });
+
+describe.each([
+  ['an Express 5 app', 'an Express 4 router', EXPRESS_VERSIONS[0]![1], EXPRESS_VERSIONS[1]![1]],
+  ['an Express 4 app', 'an Express 5 router', EXPRESS_VERSIONS[1]![1], EXPRESS_VERSIONS[0]![1]],
+] as const)('%s with %s (a library built on another Express copy)', (_app, _router, appExpress, routerExpress) => {
+  it("restores the request's context inside the other copy's router too", async () => {
+    const pool = await createPooledConnection();
+    const app = appExpress();
+    const middleware = ctxprop({ outbound: false });
+    app.use(middleware);
+    const library = routerExpress.Router();
+    library.use((_req, _res, next) => pool.call(next));
+    library.get('/items/:id', (req, res) => res.json({ handler: observe(), view: req.baggage.toJSON() }));
+    app.use('/lib', library);
+    const server = await listen(app);
+    try {
+      // The first request opens the shared connection: its callbacks run in this request's context.
+      await request(server.url).get('/lib/items/0').set('traceparent', traceparent(998)).set('baggage', 'customer.tier=opener').expect(200);
+      const response = await request(server.url).get('/lib/items/1').set('traceparent', traceparent(1)).set('baggage', 'customer.tier=gold').expect(200);
+      expect(response.body.handler).toEqual({ tier: 'gold', traceId: traceIdOf(1), spanId: '00f067aa0ba902b7' });
+      expect(response.body.view).toEqual({ 'customer.tier': 'gold' });
+    } finally {
+      middleware.close();
+      await server.close();
+      await pool.close();
+    }
+  });
+});
