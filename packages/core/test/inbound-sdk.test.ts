@@ -99,6 +99,18 @@ describe('the SERVER span', () => {
     expect(scope.baggageView.size).toBe(0);
   });
 
+  it("keeps instrumentation-http's unrecorded span for this request as the parent: its sampler's decision stands (no second, re-sampled span)", () => {
+    // What instrumentation-http leaves active for a request its sampler dropped: a non-recording
+    // span, named by the RPC metadata it sets for this request.
+    const dropped = trace.wrapSpanContext({ traceId: 'c'.repeat(32), spanId: 'd'.repeat(16), traceFlags: 0 });
+    const active = trace.setSpan(ROOT_CONTEXT, dropped).setValue(createContextKey('OpenTelemetry SDK Context Key RPC_METADATA'), { type: 'http', span: dropped });
+    const scope = handlerFor().start(fakeRequest(), active)!;
+    expect(trace.getSpanContext(scope.context)?.traceId).toBe('c'.repeat(32));
+    expect(scope.span?.isRecording()).toBe(false);
+    scope.finish(200);
+    expect(exporter.getFinishedSpans()).toHaveLength(0);
+  });
+
   it("takes nothing from another request's context active when a request starts (a pooled connection opened by that request ran the middleware before ctxprop)", () => {
     const handler = handlerFor({ spanAttributesFromBaggage: ['who'] });
     const first = handler.start(fakeRequest({ traceparent: INBOUND_TRACEPARENT, baggage: 'who=A' }))!;

@@ -67,7 +67,7 @@ import {
 import type { ResponseLike } from './finish-with-response.js';
 import type { ResolvedInboundOptions } from './options.js';
 import type { InboundRequestAccessors } from './request-accessors.js';
-import { inboundScopeOf, InboundScope, type InboundScopeRuntime } from './request-scope.js';
+import { inboundScopeOf, InboundScope, RPC_METADATA_KEY, type InboundScopeRuntime } from './request-scope.js';
 import { InboundTelemetry } from './telemetry.js';
 
 /**
@@ -118,11 +118,15 @@ function activeServerSpan(active: Context): Span | undefined {
 
 /**
  * `active` without a span and without baggage (the same object when it holds neither, as it does
- * for a server started outside any context); other libraries' values are kept.
+ * for a server started outside any context), but for instrumentation-http's own span for the
+ * request; other libraries' values are kept.
  */
 function withoutRequestContext(active: Context): Context {
   let base = active;
-  if (trace.getSpan(base) !== undefined) base = trace.deleteSpan(base);
+  const span = trace.getSpan(base);
+  // Kept: instrumentation-http's span for this very request (its RPC metadata names it), which its
+  // sampler left unrecorded; a span of ours under it keeps that decision (ParentBased).
+  if (span !== undefined && (base.getValue(RPC_METADATA_KEY) as { span?: unknown } | undefined)?.span !== span) base = trace.deleteSpan(base);
   if (propagation.getBaggage(base) !== undefined) base = propagation.deleteBaggage(base);
   return base;
 }

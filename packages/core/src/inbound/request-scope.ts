@@ -47,7 +47,7 @@ import { ScopedBaggageContext, scopeHolderOf, type BaggageHolder } from './scope
 // instrumentation-http keeps `{ type: 'http', span, route? }` under this key and reads `route`
 // when the response ends, for its span name and its own duration metric (@opentelemetry/core
 // trace/rpc-metadata.ts; instrumentation-express sets it the same way).
-const RPC_METADATA_KEY = createContextKey('OpenTelemetry SDK Context Key RPC_METADATA');
+export const RPC_METADATA_KEY = createContextKey('OpenTelemetry SDK Context Key RPC_METADATA');
 
 /** What a scope needs from the handler that made it (internal to core). */
 export interface InboundScopeRuntime<Request> {
