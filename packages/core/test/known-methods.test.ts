@@ -153,9 +153,11 @@ describe('the known methods of CLIENT spans', () => {
     }
   });
 
-  it('are inherited from the inbound knownMethods option unless the outbound options give their own', () => {
-    expect(resolveInboundOptions({ knownMethods: ['GET', 'PURGE'] }, ADAPTER).outbound).toEqual({ knownMethods: ['GET', 'PURGE'] });
+  it('are inherited from the inbound knownMethods option where the instance sets the outbound configuration, unless the outbound options give their own', () => {
+    expect(resolveInboundOptions({ knownMethods: ['GET', 'PURGE'], outbound: { spans: true } }, ADAPTER).outbound).toEqual({ spans: true, knownMethods: ['GET', 'PURGE'] });
     expect(resolveInboundOptions({ knownMethods: ['GET', 'PURGE'], outbound: { knownMethods: ['GET'] } }, ADAPTER).outbound).toEqual({ knownMethods: ['GET'] });
+    // Alone, it does not make the instance replace the configuration in force (its destination policy, guard).
+    expect(resolveInboundOptions({ knownMethods: ['GET', 'PURGE'] }, ADAPTER).outbound).toBe(true);
   });
 
   it('follow OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS when the outbound options give none', async () => {

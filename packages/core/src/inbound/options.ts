@@ -118,7 +118,9 @@ export interface InboundOptions<Request = unknown> {
    * The HTTP methods the server span and the duration histogram name as they are; any other is
    * `_OTHER` (with `http.request.method_original` on the span, and the span named `HTTP`), as the
    * semantic conventions ask. Case-sensitive; replaces the default list whole. Outbound CLIENT
-   * spans use the same list unless the `outbound` options give their own.
+   * spans use the same list where this instance sets the outbound configuration (an `outbound`
+   * options object, or `propagators`) and the `outbound` options give none of their own; otherwise
+   * the configuration in force's (`OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS` by default).
    * @default process.env.OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS (comma-separated), else RFC 9110's methods and PATCH
    * @example ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'PROPFIND', 'MKCOL']
    */
@@ -213,7 +215,9 @@ function resolveOutbound(value: unknown, inherited: Pick<OutboundOptions, 'propa
   const given: Partial<Pick<OutboundOptions, 'propagator' | 'knownMethods'>> = {};
   if (inherited.propagator !== undefined) given.propagator = inherited.propagator;
   if (inherited.knownMethods !== undefined) given.knownMethods = inherited.knownMethods;
-  if (value === undefined || value === true) return Object.keys(given).length === 0 ? true : resolveOutboundOptions(given, 'outbound');
+  // `knownMethods` alone does not make this instance set the process-wide configuration (its
+  // destination policy, guard): it goes along only where this instance sets it anyway.
+  if (value === undefined || value === true) return given.propagator === undefined ? true : resolveOutboundOptions(given, 'outbound');
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
     // The options' own propagator and knownMethods win over those inherited from the adapter's.
     return resolveOutboundOptions({ ...given, ...(value as OutboundOptions) }, 'outbound');
