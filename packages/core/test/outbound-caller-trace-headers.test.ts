@@ -107,16 +107,16 @@ describe.each(CLIENTS)("with existingTraceparent: 'keep', through %s", (_name, c
       expect(received.tracestate).toEqual(['ours=1']);
     });
 
-    it('writes the active trace when the caller set only X-B3-Flags (or X-B3-Sampled), with its own sampling decision', async () => {
+    it('keeps a B3 sampling decision the caller sent without ids (valid B3 on its own: "Sampling state can also be sent on its own"), and writes no trace beside it', async () => {
       let received = await call(client, [['X-B3-Flags', '1']]);
-      expect(received.traceparent).toEqual([TRACEPARENT]);
-      expect(received['x-b3-traceid']).toEqual([TRACE_ID]);
-      expect(received['x-b3-spanid']).toEqual([SPAN_ID]);
-      expect(received['x-b3-sampled']).toEqual(['1']);
-      expect(received['x-b3-flags']).toBeUndefined();
+      expect(received['x-b3-flags']).toEqual(['1']);
+      expect(received.traceparent).toBeUndefined();
+      expect(received['x-b3-traceid']).toBeUndefined();
       received = await call(client, [['x-b3-sampled', '0']]);
-      expect(received['x-b3-traceid']).toEqual([TRACE_ID]);
-      expect(received['x-b3-sampled']).toEqual(['1']);
+      expect(received['x-b3-sampled']).toEqual(['0']);
+      expect(received.traceparent).toBeUndefined();
+      expect(received['x-b3-traceid']).toBeUndefined();
+      expect(received.baggage).toEqual(['tenant=acme']);
     });
 
     it('drops a stale X-B3-ParentSpanId the caller set without ids: it would name the parent of another span', async () => {

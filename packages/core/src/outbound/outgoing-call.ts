@@ -45,21 +45,14 @@ const TRACESTATE_FIELD = 'tracestate';
 
 /**
  * Trace headers that only qualify the ids of another: a tracestate without a traceparent means
- * nothing (W3C Trace Context §3.3), nor do B3's span id, sampling flags or parent id without
- * `X-B3-TraceId` (https://github.com/openzipkin/b3-propagation#multiple-headers), nor OT's span id
- * and sampled flag without `ot-tracer-traceid`. Every other trace header (traceparent, b3,
- * x-b3-traceid, uber-trace-id, x-amzn-trace-id, ot-tracer-traceid, a custom propagator's) holds
- * the trace: the caller has set the trace only when it set one of those.
+ * nothing (W3C Trace Context §3.3), nor do B3's span id or parent id without `X-B3-TraceId`
+ * (https://github.com/openzipkin/b3-propagation#multiple-headers), nor OT's span id and sampled
+ * flag without `ot-tracer-traceid`. Every other trace header (traceparent, b3, x-b3-traceid,
+ * uber-trace-id, x-amzn-trace-id, ot-tracer-traceid, a custom propagator's) sets the trace; so do
+ * B3's `X-B3-Sampled` and `X-B3-Flags`, whose sampling decision is valid B3 on its own ("Sampling
+ * state can also be sent on its own": a caller's deny, or debug, is kept as it is).
  */
-const AUXILIARY_TRACE_FIELDS: ReadonlySet<string> = new Set([
-  TRACESTATE_FIELD,
-  'x-b3-spanid',
-  'x-b3-sampled',
-  'x-b3-flags',
-  'x-b3-parentspanid',
-  'ot-tracer-spanid',
-  'ot-tracer-sampled',
-]);
+const AUXILIARY_TRACE_FIELDS: ReadonlySet<string> = new Set([TRACESTATE_FIELD, 'x-b3-spanid', 'x-b3-parentspanid', 'ot-tracer-spanid', 'ot-tracer-sampled']);
 
 /** A propagator's header names (lower case): trace headers first, then baggage headers. */
 interface Fields {
