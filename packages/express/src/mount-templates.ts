@@ -44,7 +44,7 @@ const PATTERN_SYNTAX = '()[]{}*+?|^$.';
 const templatesByScope = new WeakMap<object, Map<string, string | null>>();
 
 /** Express 4 layers' declared mount templates, read back from their compiled expressions once. */
-const declaredTemplates = new WeakMap<object, string | null>();
+const declaredTemplates = new WeakMap<object, readonly (string | null)[]>();
 
 /** A mount path's declared template and the part of `req.baseUrl` it matched; `template` null when it has none. */
 interface OwnMount {
@@ -75,25 +75,31 @@ function lastSegments(path: string, count: number): string | undefined {
 }
 
 /**
- * Express 4: the mount path a layer was declared with, read back from the expression
- * path-to-regexp 0.1 compiled it to (`^\/users(?:\/([^/]+?))\/?(?=\/|$)` is `/users/:uid`):
- * literal text, and `/:name` segments named by the layer's keys. Null for anything else (a RegExp
- * the app gave, an optional or custom parameter, a wildcard).
+ * Express 4: the mount paths a layer was declared with (one, or each of an array's), read back
+ * from the expression path-to-regexp 0.1 compiled them to (`^\/users(?:\/([^/]+?))\/?(?=\/|$)` is
+ * `/users/:uid`; an array's are joined by `|`): literal text, and `/:name` segments named by the
+ * layer's keys. Null for anything else (a RegExp the app gave, an optional or custom parameter, a
+ * wildcard; a parameter in an array's path, whose keys cannot be told apart).
  */
-function declaredTemplateOf(layer: MountLayer): string | null {
+function declaredTemplatesOf(layer: MountLayer): readonly (string | null)[] {
   const cached = declaredTemplates.get(layer);
   if (cached !== undefined) return cached;
-  const template = readCompiledTemplate(layer);
-  declaredTemplates.set(layer, template);
-  return template;
+  const source = layer.regexp?.source;
+  const keys = Array.isArray(layer.keys) ? (layer.keys as readonly { readonly name?: unknown }[]) : [];
+  let templates: (string | null)[];
+  if (typeof source !== 'string') templates = [null];
+  else {
+    const alternatives = source.split('|^');
+    templates = alternatives.map((alternative, index) => readCompiledTemplate(index === 0 ? alternative : '^' + alternative, alternatives.length === 1 ? keys : []));
+  }
+  declaredTemplates.set(layer, templates);
+  return templates;
 }
 
-function readCompiledTemplate(layer: MountLayer): string | null {
-  const source = layer.regexp?.source;
-  if (typeof source !== 'string' || source.charCodeAt(0) !== 0x5e || !source.endsWith(COMPILED_MOUNT_END)) return null;
+function readCompiledTemplate(source: string, keys: readonly { readonly name?: unknown }[]): string | null {
+  if (source.charCodeAt(0) !== 0x5e || !source.endsWith(COMPILED_MOUNT_END)) return null;
   let end = source.length - COMPILED_MOUNT_END.length;
   if (source.startsWith(OPTIONAL_SLASH, end - OPTIONAL_SLASH.length)) end -= OPTIONAL_SLASH.length;
-  const keys = Array.isArray(layer.keys) ? (layer.keys as readonly { readonly name?: unknown }[]) : [];
   let template = '';
   let next = 0;
   for (let i = 1; i < end; ) {
@@ -115,6 +121,18 @@ function readCompiledTemplate(layer: MountLayer): string | null {
   return next === keys.length && template !== '' ? withoutTrailingSlash(template) : null;
 }
 
+/** The one of an array's literal mount paths that `value` (the client's spelling) is, without regard to case. */
+function literalMatching(templates: readonly unknown[], value: string | undefined): string | null {
+  if (value === undefined) return null;
+  const lower = value.toLowerCase();
+  for (const template of templates) {
+    if (typeof template !== 'string' || template.indexOf(':') !== -1 || hasUncountablePattern(template)) continue;
+    const literal = withoutTrailingSlash(template);
+    if (literal.toLowerCase() === lower) return literal;
+  }
+  return null;
+}
+
 /** Characters of a path-to-regexp path other than `:` that make its segments impossible to count. */
 function hasUncountablePattern(path: string): boolean {
   for (let i = 0; i < path.length; i++) {
@@ -134,6 +152,16 @@ function ownMount(layer: MountLayer, baseUrl: string): OwnMount | undefined {
   if ('rawPath' in layer) {
     const raw = layer.rawPath;
     if (raw === '/' || raw === '') return undefined;
+    if (Array.isArray(raw)) {
+      // An array of paths: the literal one the request matched (a parameter's could be any).
+      for (const candidate of raw as unknown[]) {
+        if (typeof candidate !== 'string') continue;
+        const value = lastSegments(baseUrl, segmentCount(withoutTrailingSlash(candidate)));
+        const template = literalMatching([candidate], value);
+        if (template !== null) return { template, value };
+      }
+      return NO_TEMPLATE;
+    }
     if (typeof raw !== 'string') return NO_TEMPLATE;
     const template = withoutTrailingSlash(raw);
     if (hasUncountablePattern(template)) return NO_TEMPLATE;
@@ -141,7 +169,9 @@ function ownMount(layer: MountLayer, baseUrl: string): OwnMount | undefined {
   }
   const matched = layer.path;
   if (typeof matched !== 'string' || matched === '' || matched === '/') return undefined;
-  return { template: declaredTemplateOf(layer), value: withoutTrailingSlash(matched) };
+  const value = withoutTrailingSlash(matched);
+  const templates = declaredTemplatesOf(layer);
+  return { template: templates.length === 1 ? templates[0]! : literalMatching(templates, value), value };
 }
 
 /** The template of `baseUrl` from the noted mounts: the longest noted value it is or starts with, the rest literal. */

@@ -60,6 +60,9 @@ function routesApp(express: ExpressFactory, options?: CtxpropOptions): Express {
   const tenant = express();
   tenant.get('/items/:id', (_req, res) => res.send('tenant item'));
   app.use('/tenants/:tid', tenant);
+  const things = express.Router();
+  things.get('/things/:id', (_req, res) => res.send('thing'));
+  app.use(['/legacy', '/current'], things);
   const versions = express.Router();
   versions.get('/x/:id', (_req, res) => res.send('version'));
   app.use('/v/:version', versions);
@@ -101,6 +104,8 @@ const CASES: ReadonlyArray<[string, Case]> = [
   ['a route of a sub-app mounted on a literal path, spelt in another case', { path: '/Shop/items/1/throw', status: 500, route: '/shop/items/:id/throw', errorType: 'TypeError' }],
   ['a route under a parameter and a literal mount, spelt in another case', { path: '/USERS/42/Settings/theme', status: 200, route: '/users/:uid/settings/:key' }],
   ['a route of a router mounted at /v/:version, whose value is v', { path: '/v/v/x/1', status: 200, route: '/v/:version/x/:id' }],
+  ['a route of a router mounted on an array of literal paths, by the path it came through', { path: '/legacy/things/1', status: 200, route: '/legacy/things/:id' }],
+  ['a route of a router mounted on an array of literal paths, the other path', { path: '/Current/things/2', status: 200, route: '/current/things/:id' }],
 ];
 
 describe.each(EXPRESS_VERSIONS)('%s: the route of a request', (_name, express) => {
