@@ -78,6 +78,11 @@ function hasOuterLabels(name: string): boolean {
  * in its ASCII (punycode) form, `bücher.example` as `xn--bcher-kva.example`, by the same UTS #46
  * processing as the WHATWG URL host parser (https://url.spec.whatwg.org/#concept-domain-to-ascii).
  */
+function hasNonAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 127) return true;
+  return false;
+}
+
 function compileHost(pattern: string, option: string): string {
   const host = pattern.trim().toLowerCase();
   const wildcard = host.startsWith('*.');
@@ -95,14 +100,17 @@ function compileHost(pattern: string, option: string): string {
       'Give the host alone (no scheme, port or path); use "origins" for scheme and port, "cidrs" for addresses.',
     );
   }
-  // Empty when URL could not spell the name either (`xn--zz.example`, `foo.123`): no URL would match it.
-  const ascii = domainToASCII(body);
+  // Empty when URL could not spell the name as an http(s) host (`xn--zz.example`, `foo.123` on
+  // some Node.js lines): an ASCII name is then kept as it is, as a scheme URL does not know
+  // (`grpc://foo.123`) spells it; a Unicode one could match nothing.
+  let ascii = domainToASCII(body);
+  if (ascii === '' && !hasNonAscii(body)) ascii = body;
   if (!hasOuterLabels(ascii)) {
     invalid(
       option,
       HOST_EXPECTED,
       pattern,
-      'It is not a name a URL can hold: check its labels (a punycode "xn--" one, a last label of digits alone).',
+      'It is not a name a URL can hold: check its labels.',
     );
   }
   return wildcard ? `*.${ascii}` : ascii;
