@@ -135,7 +135,12 @@ const KNOWN_OPTIONS = [
  * names would replace the logger's own (a value from an inbound header as the log message), or
  * repeat the key in the line. A `messageKey` configured in pino is not known here.
  */
-const LOGGER_KEYS: ReadonlySet<string> = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'message', 'timestamp']);
+/** The keys pino writes on every line itself (its default `messageKey` among them). */
+export const PINO_KEYS: ReadonlySet<string> = new Set(['level', 'time', 'msg', 'pid', 'hostname']);
+/** The keys winston's entries carry (`message`, `level`) and its `timestamp()` format writes. */
+export const WINSTON_KEYS: ReadonlySet<string> = new Set(['level', 'message', 'timestamp']);
+/** For `traceFields()`, spread into any logger's line: the keys of either, and bunyan's (the same as pino's). */
+const ANY_LOGGER_KEYS: ReadonlySet<string> = new Set([...PINO_KEYS, ...WINSTON_KEYS]);
 
 const ROLES: readonly FieldRole[] = [
   'traceId',
@@ -150,11 +155,13 @@ const ROLES: readonly FieldRole[] = [
 
 /**
  * Validates `options` and resolves presets, renames and environment defaults. `extraOptions`
- * names options the caller handles itself (`mixin` for pino).
+ * names options the caller handles itself (`mixin` for pino); `loggerKeys` are the keys the
+ * logger writes itself, which no baggage field may take.
  */
 export function resolveOptions(
   options: unknown,
   extraOptions: readonly string[] = [],
+  loggerKeys: ReadonlySet<string> = ANY_LOGGER_KEYS,
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): ResolvedOptions {
   const given = options ?? {};
@@ -197,10 +204,10 @@ export function resolveOptions(
   const taken = new Set(Object.values(keys));
   const baggageFieldNames = baggageKeys.map((key) => {
     const field = baggagePrefix + key;
-    if (LOGGER_KEYS.has(field)) {
+    if (loggerKeys.has(field)) {
       throw new InvalidOptionError(
         'baggageKeys',
-        `keys whose log fields are not keys the logger writes itself (${[...LOGGER_KEYS].join(', ')})`,
+        `keys whose log fields are not keys the logger writes itself (${[...loggerKeys].join(', ')})`,
         field,
         `Set baggagePrefix (e.g. "baggage.") to log it as "baggage.${key}".`,
       );

@@ -13,7 +13,7 @@
  */
 import { propagation, trace, type Baggage, type Context, type Span } from '@opentelemetry/api';
 import { countDiagnostic, createActiveContextReader, InvalidOptionError } from '@ctxprop/core';
-import { resolveOptions, type TraceFieldsOptions } from './options.js';
+import { PINO_KEYS, resolveOptions, type TraceFieldsOptions } from './options.js';
 import { createFieldsFactory, type FieldsFactory } from './trace-fields.js';
 
 /**
@@ -97,7 +97,7 @@ export function pinoCorrelation(options?: PinoCorrelationOptions): PinoCorrelati
   if (typeof options === 'object' && options !== null && 'mixin' in options) {
     throw new InvalidOptionError('mixin', 'an option of pinoMixin() only', (options as { mixin?: unknown }).mixin, 'Give your mixin to pino itself: pino({ ...pinoCorrelation(), mixin }).');
   }
-  const resolved = resolveOptions(options, ['timestamp']);
+  const resolved = resolveOptions(options, ['timestamp'], PINO_KEYS);
   const fragmentOfActive = createFragmentSource(createFieldsFactory(resolved), resolved.baggageKeys.length > 0);
   const time = options?.timestamp ?? true;
   if (time === true) {

@@ -4,7 +4,7 @@
  * context even when a transport writes the line later in a worker thread.
  */
 import { createActiveContextReader, InvalidOptionError } from '@ctxprop/core';
-import { resolveOptions, type TraceFieldsOptions } from './options.js';
+import { PINO_KEYS, resolveOptions, type TraceFieldsOptions } from './options.js';
 import { createFieldsFactory } from './trace-fields.js';
 
 /**
@@ -52,7 +52,7 @@ export interface PinoMixinOptions extends TraceFieldsOptions {
  * ```
  */
 export function pinoMixin(options?: PinoMixinOptions): (mergeObject: object, level: number, logger: unknown) => Record<string, unknown> {
-  const fieldsOf = createFieldsFactory(resolveOptions(options, ['mixin']));
+  const fieldsOf = createFieldsFactory(resolveOptions(options, ['mixin'], PINO_KEYS));
   const theirs = options?.mixin;
   const activeContext = createActiveContextReader();
   if (theirs === undefined) {

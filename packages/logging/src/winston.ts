@@ -9,7 +9,7 @@
  */
 import { context, propagation, ROOT_CONTEXT, trace, type Context } from '@opentelemetry/api';
 import { InvalidOptionError } from '@ctxprop/core';
-import { resolveOptions, type TraceFieldsOptions } from './options.js';
+import { resolveOptions, WINSTON_KEYS, type TraceFieldsOptions } from './options.js';
 import { createFieldsFactory } from './trace-fields.js';
 
 // Shared by every copy of the package (the ESM and the CJS build loaded side by side), so a
@@ -117,7 +117,7 @@ export interface WinstonLoggerLike {
  * ```
  */
 export function winstonFormat(options?: TraceFieldsOptions): WinstonTraceFormat {
-  const fieldsOf = createFieldsFactory(resolveOptions(options));
+  const fieldsOf = createFieldsFactory(resolveOptions(options, [], WINSTON_KEYS));
   // The fields this format last wrote into an entry: a caller that logs the same object again
   // (`logger.log(heartbeat)`) gets this call's fields, not the ones left from the last call. Per
   // format, so that a second format on the entry does not take the first one's fields for its own.

@@ -40,8 +40,8 @@ const BAD: ReadonlyArray<[description: string, options: unknown, option: string,
   ['an empty service name', { serviceName: '' }, 'serviceName', 'non-empty string'],
   ['baggageKeys not an array', { baggageKeys: 'customer.tier' }, 'baggageKeys', '["customer.tier"]'],
   ['a baggage key that clashes with a trace field', { baggageKeys: ['trace_id'] }, 'baggageKeys', 'baggagePrefix'],
-  ['a baggage key that is a key the logger writes itself (pino\'s "msg")', { baggageKeys: ['msg'] }, 'baggageKeys', 'baggagePrefix'],
-  ['a baggage key whose prefixed field is a key the logger writes itself', { baggageKeys: ['stamp'], baggagePrefix: 'time' }, 'baggageKeys', 'baggagePrefix'],
+  ['a baggage key that is a key the logger writes itself ("level")', { baggageKeys: ['level'] }, 'baggageKeys', 'baggagePrefix'],
+  ['a baggage key whose prefixed field is a key the logger writes itself', { baggageKeys: ['vel'], baggagePrefix: 'le' }, 'baggageKeys', 'baggagePrefix'],
   ['a baggage prefix that is not a string', { baggagePrefix: 1 }, 'baggagePrefix', 'baggage.'],
   ['a guard that is not a function', { sensitiveDataGuard: true }, 'sensitiveDataGuard', 'createSensitiveDataGuard'],
   ['an unknown whenNoContext', { whenNoContext: 'empty' }, 'whenNoContext', '"omit" or "zeros"'],
@@ -96,6 +96,15 @@ describe('baggage field names the loggers write themselves', () => {
     expect(error.option).toBe('baggageKeys');
     expect(error.message).toContain(`"${key}"`);
     expect(error.message).toContain('baggagePrefix');
+  });
+
+  it('refuses, for each logger, only the keys that logger writes', () => {
+    for (const key of ['level', 'time', 'msg', 'pid', 'hostname']) expect(errorOf(() => pinoMixin({ baggageKeys: [key] })).option).toBe('baggageKeys');
+    for (const key of ['level', 'message', 'timestamp']) expect(errorOf(() => winstonFormat({ baggageKeys: [key] })).option).toBe('baggageKeys');
+    // pino writes no `message`; winston no `pid`, `hostname`, `time` or `msg`.
+    expect(() => pinoMixin({ baggageKeys: ['message'] })).not.toThrow();
+    expect(() => pinoCorrelation({ baggageKeys: ['timestamp'] })).not.toThrow();
+    expect(() => winstonFormat({ baggageKeys: ['hostname', 'pid', 'time', 'msg'] })).not.toThrow();
   });
 
   it.each(RESERVED)('accepts "%s" under a baggage prefix', (key) => {
