@@ -150,9 +150,11 @@ describe('getActiveBaggage(), setBaggage(), withBaggage()', () => {
       ok: '2',
       bad: { value: 3 as unknown as string },
       badProperty: { value: 'x', properties: [{ key: 'a b' }] },
+      // A control character in a property's value: no propagator could send it safely.
+      controlProperty: { value: 'x', properties: [{ key: 'note', value: 'line\nbreak' }] },
     });
     expect(getActiveBaggage(ctx).toJSON()).toEqual({ ok: '2' });
-    expect(diagnosticsSnapshot()['baggage.invalid_set']).toBe(3);
+    expect(diagnosticsSnapshot()['baggage.invalid_set']).toBe(4);
     expect(setBaggage(ROOT_CONTEXT, { 'bad key': '1' })).toBe(ROOT_CONTEXT);
   });
 

@@ -8,7 +8,7 @@ import { ensureContextManager } from '../context/runtime.js';
 import { countDiagnostic, warnOnce } from '../diagnostics/diagnostics.js';
 import { CtxpropError, describe } from '../errors.js';
 import { defaultSensitiveDataGuard, type SensitiveDataGuard } from '../policy/sensitive-data.js';
-import { frozenProperties, isBaggageKey } from '../wire/baggage.js';
+import { frozenProperties, hasControlCharacter, isBaggageKey } from '../wire/baggage.js';
 import { createBaggageView, type BaggageView } from './baggage-view.js';
 import type { BaggageMember, BaggageProperty } from './types.js';
 import { mergeBaggageMembers } from './wire-baggage.js';
@@ -49,7 +49,8 @@ function memberOf(key: string, entry: unknown): BaggageMember | undefined {
     if (typeof property !== 'object' || property === null) return undefined;
     const { key: propertyKey, value: propertyValue } = property as { key?: unknown; value?: unknown };
     if (typeof propertyKey !== 'string' || !isBaggageKey(propertyKey)) return undefined;
-    if (propertyValue !== undefined && typeof propertyValue !== 'string') return undefined;
+    // A control character could not go out (inject drops such a member): refused now, where it is counted.
+    if (propertyValue !== undefined && (typeof propertyValue !== 'string' || hasControlCharacter(propertyValue))) return undefined;
     list.push(propertyValue === undefined ? { key: propertyKey } : { key: propertyKey, value: propertyValue });
   }
   return { key, value, properties: frozenProperties(list) };

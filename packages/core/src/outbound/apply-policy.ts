@@ -10,7 +10,7 @@ import type { BaggageMember } from '../baggage/types.js';
 import { countDiagnostic, warnOnce } from '../diagnostics/diagnostics.js';
 import type { DestinationDecision } from '../policy/destination.js';
 import type { SensitiveDataGuard } from '../policy/sensitive-data.js';
-import { formatBaggage, isBaggageKey, parseBaggage } from '../wire/baggage.js';
+import { formatBaggage, hasControlCharacter, isBaggageKey, parseBaggage } from '../wire/baggage.js';
 import { GRAMMAR_MAX_MEMBERS } from '../wire/baggage-limits.js';
 import { deleteB3SamplingDecision, getB3SamplingDecision } from '../propagators/b3-sampling-decision.js';
 import { INVALID_SPAN_ID, INVALID_TRACE_ID } from '../wire/hex.js';
@@ -42,15 +42,6 @@ const MAX_KEYS_IN_WARNING = 5;
 function listKeys(keys: readonly string[]): string {
   const shown = keys.slice(0, MAX_KEYS_IN_WARNING).map((key) => JSON.stringify(key)).join(', ');
   return keys.length > MAX_KEYS_IN_WARNING ? `${shown} and ${keys.length - MAX_KEYS_IN_WARNING} more` : shown;
-}
-
-function hasControlCharacter(text: string | undefined): boolean {
-  if (text === undefined) return false;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if ((code < 32 && code !== 9) || code === 127) return true;
-  }
-  return false;
 }
 
 function isAllowed(decision: DestinationDecision, key: string): boolean {

@@ -98,6 +98,20 @@ export function isBaggageKey(key: string): boolean {
   return true;
 }
 
+/**
+ * True when `text` holds a control character other than tab (U+0000 to U+001F, U+007F): property
+ * text another implementation writes as it is (OpenTelemetry's metadata string) could split or end
+ * the header with one.
+ */
+export function hasControlCharacter(text: string | undefined): boolean {
+  if (text === undefined) return false;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if ((code < 32 && code !== 9) || code === 127) return true;
+  }
+  return false;
+}
+
 const EMPTY_PROPERTIES: readonly BaggageProperty[] = Object.freeze([]);
 
 /**
