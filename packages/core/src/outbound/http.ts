@@ -18,9 +18,7 @@
  * the request connects to (see `requestPorts`).
  *
  * A header the caller sets after the constructor (`setHeader`, `appendHeader`; `setHeaders` calls
- * `setHeader`) goes through the request's policy too: ClientRequest's own copies of those two
- * methods, on every Node version. A trace header among them follows `existingTraceparent` as one
- * given in the options does, and is never appended to.
+ * `setHeader`) goes through the request's policy too (late-headers.ts).
  *
  * Spans: the response status comes from `http.client.response.finish`, a failure from
  * `http.client.request.error`, and the span ends on the request's `close` event (after the
@@ -28,25 +26,20 @@
  * change how the caller's unhandled errors behave.
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { Agent, ClientRequest, validateHeaderValue } from 'node:http';
+import { Agent, ClientRequest } from 'node:http';
 import type { Span } from '@opentelemetry/api';
 import { countDiagnostic } from '../diagnostics/diagnostics.js';
 import { absoluteFormTarget, recordFailure, recordResponse, recordResponseMessage, type OutgoingTarget } from './client-span.js';
 import { outboundState, type InstalledHook } from './outbound-state.js';
-import { filterBaggageHeader, reportTraceWithheld } from './apply-policy.js';
-import { fieldsOf, prepareOutgoingCall, type HeaderList, type OutgoingCall } from './outgoing-call.js';
-import type { SensitiveDataGuard } from '../policy/sensitive-data.js';
+import { fieldsOf, prepareOutgoingCall, type HeaderList } from './outgoing-call.js';
+import { policeLateHeaders, policeRequest } from './late-headers.js';
 
 const CREATED = 'http.client.request.created';
 const RESPONSE = 'http.client.response.finish';
 const ERROR = 'http.client.request.error';
 
 const PATCH_KEY = Symbol.for('ctxprop.outbound.http.addRequest');
-const LATE_PATCH_KEY = Symbol.for('ctxprop.outbound.http.lateHeaders');
 const REQUEST_PORTS_KEY = Symbol.for('ctxprop.outbound.http.requestPorts');
-// The one trace header that is a list (W3C Trace Context §3.3.1.1): appending to it loses nothing.
-// https://www.w3.org/TR/trace-context/#tracestate-header-field-values
-const TRACESTATE_FIELD = 'tracestate';
 
 const spans = new WeakMap<object, Span>();
 const seen = new WeakSet<object>();
@@ -161,7 +154,7 @@ function onClientRequest(request: ClientRequest, agentPort: unknown): void {
     const call = prepareOutgoingCall(config, target, new ClientRequestHeaders(request));
     if (call === undefined) return;
     // Headers the caller sets from now on, before they are sent, go through the same policy.
-    calls.set(request, {
+    policeRequest(request, {
       call,
       guard: config.guard,
       fields: fieldsOf(config.propagator),
@@ -233,184 +226,13 @@ function patchAddRequest(onRequest: (request: ClientRequest, port: unknown) => v
   };
 }
 
-// -- headers set after the request was created --
-
-interface PolicedCall {
-  readonly call: OutgoingCall;
-  readonly guard: SensitiveDataGuard;
-  readonly fields: ReturnType<typeof fieldsOf>;
-  /** `existingTraceparent: 'keep'`. */
-  readonly keep: boolean;
-  /** The trace headers on the request are the caller's (kept when it was created, or set since). */
-  callersTrace: boolean;
-  /**
-   * With `'keep'`, the headers that only qualify ids (a tracestate) the caller wrote while
-   * ctxprop's trace was on the request: held back, and written if the caller then sets the ids.
-   */
-  held?: (readonly [name: string, value: unknown, appending: boolean])[];
-}
-
-/** The requests ctxprop prepared, for the headers their callers set later. */
-const calls = new WeakMap<object, PolicedCall>();
-
-/** Written as the caller asked. */
-const UNCHANGED = Symbol('unchanged');
-/** Not written, and what is there stays. */
-const IGNORED = Symbol('ignored');
-/** Not written: a `setHeader` leaves no header of that name, an `appendHeader` changes nothing. */
-const DROPPED = Symbol('dropped');
-
-/** A header written with another value, or in another way, than the caller asked. */
-interface Rewritten {
-  readonly value: unknown;
-  /** Written with `setHeader`, even for an `appendHeader`: a trace header is never appended to. */
-  readonly replace: boolean;
-  /** The caller's trace takes the place of ctxprop's (see {@link yieldTraceToCaller}). */
-  readonly takeOver: boolean;
-}
-
-type LateWrite = typeof UNCHANGED | typeof IGNORED | typeof DROPPED | Rewritten;
-
-/** The first line of a header that holds one value (the one kept of several, as in the options). */
-function firstLine(value: unknown, list: boolean): unknown {
-  return !list && Array.isArray(value) && value.length > 0 ? value[0] : value;
-}
-
-/**
- * True when the trace header at `index` of `fields.trace` holds the ids (`traceparent`, `b3`, ...),
- * not one that only qualifies them (`tracestate`, `X-B3-Sampled`, ...): the same split
- * `prepareOutgoingCall` makes for headers given in the options. `idMask` covers the first 30.
- */
-function holdsIds(fields: ReturnType<typeof fieldsOf>, index: number): boolean {
-  return index >= 30 || (fields.idMask & (1 << index)) !== 0;
-}
-
-/**
- * What becomes of a header the caller writes after the request was created
- * (`req.setHeader('baggage', ...)` before `end()`: superagent sets its headers so). A baggage
- * header is filtered by the destination policy and the sensitive-data guard, as one given in the
- * options is. A trace header goes nowhere the policy withholds the trace; elsewhere it follows
- * `existingTraceparent` as one given in the options does: with `'replace'` ctxprop's stays and
- * the write is ignored; with `'keep'` a header holding the ids replaces ctxprop's trace, whose
- * span is then dropped (its id would never leave), and one that only qualifies ids is held back
- * until the caller sets some. A trace header other than `tracestate` (a list) is never appended
- * to: an `appendHeader` of one sets it, or, next to one the caller set, is ignored (the first
- * line goes, as when several are given in the options).
- */
-function lateHeader(request: ClientRequest, name: unknown, value: unknown, appending: boolean): LateWrite {
-  // Anything else Node refuses itself (ERR_HTTP_INVALID_HEADER_VALUE).
-  if (typeof name !== 'string' || (typeof value !== 'string' && typeof value !== 'number' && !Array.isArray(value))) return UNCHANGED;
-  const policed = calls.get(request);
-  // Once the headers were sent, Node refuses the write itself (ERR_HTTP_HEADERS_SENT).
-  if (policed === undefined || request.headersSent) return UNCHANGED;
-  const lower = name.toLowerCase();
-  const { call, guard, fields } = policed;
-  if (fields.baggage.includes(lower)) {
-    // Node writes a number as its digits, an array as one line each.
-    const allowed = filterBaggageHeader(Array.isArray(value) ? value.map(String) : String(value), call.decision, guard, call.destination);
-    return allowed === undefined ? DROPPED : { value: allowed, replace: false, takeOver: false };
-  }
-  const index = fields.trace.indexOf(lower);
-  if (index < 0) return UNCHANGED;
-  if (!call.decision.trace) {
-    reportTraceWithheld(call.decision, call.destination);
-    return DROPPED;
-  }
-  if (!policed.keep) return IGNORED;
-  const list = lower === TRACESTATE_FIELD;
-  if (!policed.callersTrace) {
-    if (holdsIds(fields, index)) return { value: firstLine(value, list), replace: true, takeOver: true };
-    try {
-      validateHeaderValue(name, value as string);
-    } catch {
-      // Not held: Node refuses it now, as it would without ctxprop.
-      return UNCHANGED;
-    }
-    (policed.held ??= []).push([name, value, appending]);
-    return IGNORED;
-  }
-  if (list) return UNCHANGED;
-  if (appending) return request.getHeader(lower) === undefined ? { value: firstLine(value, list), replace: true, takeOver: false } : IGNORED;
-  return Array.isArray(value) ? { value: firstLine(value, list), replace: false, takeOver: false } : UNCHANGED;
-}
-
-/**
- * After the caller's trace header `written` went on under `'keep'`: ctxprop's other trace headers
- * go (they belong with its ids), then the qualifying headers the caller wrote before are written;
- * ctxprop's span is dropped, never ended, so never exported (as undici.ts does for a late writer).
- */
-function yieldTraceToCaller(request: ClientRequest, written: string): void {
-  const policed = calls.get(request);
-  if (policed === undefined || policed.callersTrace) return;
-  policed.callersTrace = true;
-  for (const name of policed.fields.trace) if (name !== written) request.removeHeader(name);
+/** Drops ctxprop's span of `request`, never ended (so never exported): the caller's trace took its place. */
+function dropSpan(request: ClientRequest): void {
   if (spans.delete(request)) {
     openSpans--;
     request.removeListener('close', onRequestClose);
     stopFollowingWhenDone();
   }
-  const held = policed.held;
-  policed.held = undefined;
-  for (const [name, value, appending] of held ?? []) {
-    try {
-      // Through the wrappers again, now as headers beside the caller's own ids.
-      if (appending) request.appendHeader(name, value as string);
-      else request.setHeader(name, value as string);
-    } catch {
-      countDiagnostic('internal.error');
-    }
-  }
-}
-
-type HeaderWriter = (this: ClientRequest, name: string, value: unknown) => unknown;
-
-/** Wraps `setHeader` and `appendHeader` of ClientRequest (`setHeaders` calls `setHeader`). */
-function policeLateHeaders(): InstalledHook {
-  const proto = ClientRequest.prototype as unknown as Record<string, HeaderWriter & { [LATE_PATCH_KEY]?: HeaderWriter }>;
-  const restore: (() => void)[] = [];
-  // Unwrapped, for an appendHeader written as a set.
-  const setHeader = proto.setHeader!;
-  for (const method of ['setHeader', 'appendHeader'] as const) {
-    const original = proto[method];
-    // Another copy of ctxprop wrapped it already (its wrapper polices its own requests).
-    if (typeof original !== 'function' || original[LATE_PATCH_KEY] !== undefined) continue;
-    // Inherited from OutgoingMessage, shared with ServerResponse: shadowed on ClientRequest only.
-    const own = Object.prototype.hasOwnProperty.call(proto, method);
-    const appending = method === 'appendHeader';
-    const writer: HeaderWriter & { [LATE_PATCH_KEY]?: HeaderWriter } = function (this: ClientRequest, name, value) {
-      let write: LateWrite = UNCHANGED;
-      try {
-        write = lateHeader(this, name, value, appending);
-      } catch {
-        countDiagnostic('internal.error');
-      }
-      if (write === UNCHANGED) return original.call(this, name, value);
-      if (write === IGNORED) return this;
-      if (write === DROPPED) {
-        if (!appending) this.removeHeader(name);
-        return this;
-      }
-      // Node validates the caller's value (and throws) before anything of ctxprop's is removed.
-      const result = (write.replace ? setHeader : original).call(this, name, write.value);
-      if (write.takeOver) {
-        try {
-          yieldTraceToCaller(this, name.toLowerCase());
-        } catch {
-          countDiagnostic('internal.error');
-        }
-      }
-      return result;
-    };
-    Object.defineProperty(writer, 'name', { value: method });
-    writer[LATE_PATCH_KEY] = original;
-    proto[method] = writer;
-    restore.push(() => {
-      if (proto[method] !== writer) return;
-      if (own) proto[method] = original;
-      else delete proto[method];
-    });
-  }
-  return { uninstall: () => restore.forEach((undo) => undo()) };
 }
 
 let lifecycleSubscribed = false;
@@ -450,7 +272,7 @@ export function installHttpHook(): InstalledHook {
   // With the channel, the wrapper only notes ports, and must be in place before the first request.
   const agents = patchAddRequest(channel ? notePort : onClientRequest);
   if (channel) subscribe(CREATED, onCreated);
-  const late = policeLateHeaders();
+  const late = policeLateHeaders(dropSpan);
   installed = true;
   return {
     uninstall() {
