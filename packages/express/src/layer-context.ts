@@ -109,7 +109,7 @@ function enterLayer(layer: LayerLike | undefined, req: unknown, next: unknown): 
       const route = layer.route;
       const baseUrl = (req as { baseUrl?: unknown }).baseUrl;
       if (route === undefined || route === null) {
-        noteMount(scope, layer as MountLayer, baseUrl);
+        noteMount(scope, layer as MountLayer, req as object);
       } else {
         const base = mountTemplateOf(scope, baseUrl);
         scope.noteRoute(base === null ? undefined : routeTemplateOf(base, route.path));

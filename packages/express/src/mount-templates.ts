@@ -121,6 +121,17 @@ function readCompiledTemplate(source: string, keys: readonly { readonly name?: u
   return next === keys.length && template !== '' ? withoutTrailingSlash(template) : null;
 }
 
+/** The description of the symbol under which the router package (2.3+) keeps the path a layer matched. */
+const MATCHED_ROUTE_DESCRIPTION = 'router.tracing.matchedRoute';
+
+/** The path of an array the router package says the request matched (its own symbol, found by description). */
+function matchedPatternOf(req: object): unknown {
+  for (const symbol of Object.getOwnPropertySymbols(req)) {
+    if (symbol.description === MATCHED_ROUTE_DESCRIPTION) return (req as Record<symbol, unknown>)[symbol];
+  }
+  return undefined;
+}
+
 /** The one of an array's literal mount paths that `value` (the client's spelling) is, without regard to case. */
 function literalMatching(templates: readonly unknown[], value: string | undefined): string | null {
   if (value === undefined) return null;
@@ -148,12 +159,20 @@ function hasUncountablePattern(path: string): boolean {
  * (Express matches it without regard to case, so the client's spelling is not it) and the part
  * of `baseUrl` it matched; undefined for a layer that is not mounted on a path.
  */
-function ownMount(layer: MountLayer, baseUrl: string): OwnMount | undefined {
+function ownMount(layer: MountLayer, baseUrl: string, req: object): OwnMount | undefined {
   if ('rawPath' in layer) {
     const raw = layer.rawPath;
     if (raw === '/' || raw === '') return undefined;
     if (Array.isArray(raw)) {
-      // An array of paths: the literal one the request matched (a parameter's could be any).
+      // An array of paths: the literal one the request matched (a parameter's could be any). The
+      // router package (2.3+) keeps the path it matched on the request; before, the first path
+      // that the end of `baseUrl` spells is taken.
+      const pattern = matchedPatternOf(req);
+      if (typeof pattern === 'string' && (raw as unknown[]).includes(pattern)) {
+        const value = lastSegments(baseUrl, segmentCount(withoutTrailingSlash(pattern)));
+        const template = literalMatching([pattern], value);
+        return template === null ? NO_TEMPLATE : { template, value };
+      }
       for (const candidate of raw as unknown[]) {
         if (typeof candidate !== 'string') continue;
         const value = lastSegments(baseUrl, segmentCount(withoutTrailingSlash(candidate)));
@@ -187,18 +206,19 @@ function templateOf(templates: Map<string, string | null> | undefined, baseUrl: 
 }
 
 /**
- * Notes the template of the mount path of `layer` (not a route's layer), entered for the request
- * of `scope` with `baseUrl` (`req.baseUrl`, the mount's value included). Does nothing for a
+ * Notes the template of the mount path of `layer` (not a route's layer), entered for `req`, the
+ * request of `scope` (its `req.baseUrl` holds the mount's value by then). Does nothing for a
  * literal mount path the client spelt as declared, the usual case.
  *
  * @example
  * ```ts
- * if (layer.route === undefined) noteMount(scope, layer, req.baseUrl);
+ * if (layer.route === undefined) noteMount(scope, layer, req);
  * ```
  */
-export function noteMount(scope: object, layer: MountLayer, baseUrl: unknown): void {
+export function noteMount(scope: object, layer: MountLayer, req: object): void {
+  const baseUrl = (req as { baseUrl?: unknown }).baseUrl;
   if (typeof baseUrl !== 'string' || baseUrl === '') return;
-  const own = ownMount(layer, baseUrl);
+  const own = ownMount(layer, baseUrl, req);
   if (own === undefined) return;
   let templates = templatesByScope.get(scope);
   // A literal mount path spelt as declared, under mounts that were too: `baseUrl` is the template.

@@ -60,6 +60,11 @@ function routesApp(express: ExpressFactory, options?: CtxpropOptions): Express {
   const tenant = express();
   tenant.get('/items/:id', (_req, res) => res.send('tenant item'));
   app.use('/tenants/:tid', tenant);
+  const inner = express.Router();
+  inner.get('/x/:id', (_req, res) => res.send('inner'));
+  const outer = express.Router();
+  outer.use(['/x/b', '/b'], inner);
+  app.use('/t/:tenant', outer);
   const things = express.Router();
   things.get('/things/:id', (_req, res) => res.send('thing'));
   app.use(['/legacy', '/current'], things);
@@ -106,6 +111,8 @@ const CASES: ReadonlyArray<[string, Case]> = [
   ['a route of a router mounted at /v/:version, whose value is v', { path: '/v/v/x/1', status: 200, route: '/v/:version/x/:id' }],
   ['a route of a router mounted on an array of literal paths, by the path it came through', { path: '/legacy/things/1', status: 200, route: '/legacy/things/:id' }],
   ['a route of a router mounted on an array of literal paths, the other path', { path: '/Current/things/2', status: 200, route: '/current/things/:id' }],
+  // The tenant's value spells the end of another path of the array: the path Express matched is the one named.
+  ['a route under an array of paths under a parameter mount, whose value spells another path', { path: '/t/x/b/x/1', status: 200, route: '/t/:tenant/b/x/:id' }],
 ];
 
 describe.each(EXPRESS_VERSIONS)('%s: the route of a request', (_name, express) => {
