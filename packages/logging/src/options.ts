@@ -139,7 +139,7 @@ const KNOWN_OPTIONS = [
 export const PINO_KEYS: ReadonlySet<string> = new Set(['level', 'time', 'msg', 'pid', 'hostname']);
 /** The keys winston's entries carry (`message`, `level`) and its `timestamp()` format writes. */
 export const WINSTON_KEYS: ReadonlySet<string> = new Set(['level', 'message', 'timestamp']);
-/** For `traceFields()`, spread into any logger's line: the keys of either, and bunyan's (the same as pino's). */
+/** For `traceFields()`, spread into any logger's line: the keys of either (bunyan's `level`, `time`, `msg`, `pid`, `hostname` among them). */
 const ANY_LOGGER_KEYS: ReadonlySet<string> = new Set([...PINO_KEYS, ...WINSTON_KEYS]);
 
 const ROLES: readonly FieldRole[] = [

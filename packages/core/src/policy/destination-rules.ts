@@ -73,16 +73,17 @@ function hasOuterLabels(name: string): boolean {
   return name.length > 0 && !name.startsWith('.') && !name.endsWith('.');
 }
 
-/**
- * A `hosts` pattern in the form URL gives host names: lower case, and an internationalised name
- * in its ASCII (punycode) form, `bücher.example` as `xn--bcher-kva.example`, by the same UTS #46
- * processing as the WHATWG URL host parser (https://url.spec.whatwg.org/#concept-domain-to-ascii).
- */
+/** True when `text` holds a character outside ASCII. */
 function hasNonAscii(text: string): boolean {
   for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 127) return true;
   return false;
 }
 
+/**
+ * A `hosts` pattern in the form URL gives host names: lower case, and an internationalised name
+ * in its ASCII (punycode) form, `bücher.example` as `xn--bcher-kva.example`, by the same UTS #46
+ * processing as the WHATWG URL host parser (https://url.spec.whatwg.org/#concept-domain-to-ascii).
+ */
 function compileHost(pattern: string, option: string): string {
   const host = pattern.trim().toLowerCase();
   const wildcard = host.startsWith('*.');
