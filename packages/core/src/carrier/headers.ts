@@ -169,19 +169,24 @@ export function writeHeader(carrier: unknown, name: string, value: string): void
     carrier.set(name, value);
     return;
   }
-  const lower = name.toLowerCase();
+  // Other spellings go; the name as written keeps its place.
+  deleteSpellings(carrier, name.toLowerCase(), name);
+  if (carrier instanceof Map) carrier.set(name, value);
+  else (carrier as Record<string, unknown>)[name] = value;
+}
+
+/** Deletes every key of a `Map` or plain-object carrier that is `lower` in some spelling, but `except`. */
+function deleteSpellings(carrier: object, lower: string, except: string | undefined): void {
   if (carrier instanceof Map) {
-    for (const key of carrier.keys()) {
-      if (typeof key === 'string' && key !== name && key.toLowerCase() === lower) carrier.delete(key);
+    for (const key of [...carrier.keys()]) {
+      if (typeof key === 'string' && key !== except && key.length === lower.length && key.toLowerCase() === lower) carrier.delete(key);
     }
-    carrier.set(name, value);
     return;
   }
   const record = carrier as Record<string, unknown>;
-  for (const key in record) {
-    if (key !== name && key.length === lower.length && key.toLowerCase() === lower) delete record[key];
+  for (const key of Object.keys(record)) {
+    if (key !== except && key.length === lower.length && key.toLowerCase() === lower) delete record[key];
   }
-  record[name] = value;
 }
 
 /**
@@ -263,19 +268,6 @@ export const headerSetter: TextMapSetter<unknown> = {
  */
 export function removeHeader(carrier: unknown, name: string): void {
   if (typeof carrier !== 'object' || carrier === null) return;
-  const lower = name.toLowerCase();
-  if (isHeaders(carrier)) {
-    carrier.delete(lower);
-    return;
-  }
-  if (carrier instanceof Map) {
-    for (const key of [...carrier.keys()]) {
-      if (typeof key === 'string' && key.length === lower.length && key.toLowerCase() === lower) carrier.delete(key);
-    }
-    return;
-  }
-  const record = carrier as Record<string, unknown>;
-  for (const key of Object.keys(record)) {
-    if (key.length === lower.length && key.toLowerCase() === lower) delete record[key];
-  }
+  if (isHeaders(carrier)) carrier.delete(name.toLowerCase());
+  else deleteSpellings(carrier, name.toLowerCase(), undefined);
 }
