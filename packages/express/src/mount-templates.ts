@@ -168,12 +168,8 @@ function ownMount(layer: MountLayer, baseUrl: string, req: object): OwnMount | u
       // router package (2.3+) keeps the path it matched on the request; before, the first path
       // that the end of `baseUrl` spells is taken.
       const pattern = matchedPatternOf(req);
-      if (typeof pattern === 'string' && (raw as unknown[]).includes(pattern)) {
-        const value = lastSegments(baseUrl, segmentCount(withoutTrailingSlash(pattern)));
-        const template = literalMatching([pattern], value);
-        return template === null ? NO_TEMPLATE : { template, value };
-      }
-      for (const candidate of raw as unknown[]) {
+      const candidates = typeof pattern === 'string' && (raw as unknown[]).includes(pattern) ? [pattern] : (raw as unknown[]);
+      for (const candidate of candidates) {
         if (typeof candidate !== 'string') continue;
         const value = lastSegments(baseUrl, segmentCount(withoutTrailingSlash(candidate)));
         const template = literalMatching([candidate], value);
