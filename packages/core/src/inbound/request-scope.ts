@@ -43,6 +43,7 @@ import type { ResponseLike } from './finish-with-response.js';
 import type { ResolvedInboundOptions } from './options.js';
 import type { InboundRequestAccessors } from './request-accessors.js';
 import { ScopedBaggageContext, scopeHolderOf, type BaggageHolder } from './scoped-context.js';
+import { parentSpanContextOf } from './span-parent.js';
 
 // instrumentation-http keeps `{ type: 'http', span, route? }` under this key and reads `route`
 // when the response ends, for its span name and its own duration metric (@opentelemetry/core
@@ -202,17 +203,7 @@ export class InboundScope<Request = unknown> implements BaggageHolder {
       const remote = trace.getSpanContext(parent);
       return remote !== undefined && remote.isRemote === true && isSpanContextValid(remote) ? remote : undefined;
     }
-    const span = this.span;
-    if (span === undefined) return undefined;
-    // sdk-trace-base 2.x keeps `parentSpanContext`, 1.x only `parentSpanId` (in the span's trace).
-    const sdkSpan = span as { parentSpanContext?: SpanContext; parentSpanId?: unknown };
-    const remote = sdkSpan.parentSpanContext;
-    if (remote !== undefined) return isSpanContextValid(remote) ? remote : undefined;
-    const parentSpanId = sdkSpan.parentSpanId;
-    if (typeof parentSpanId !== 'string') return undefined;
-    const own = span.spanContext();
-    const composed: SpanContext = { traceId: own.traceId, spanId: parentSpanId, traceFlags: own.traceFlags, isRemote: true };
-    return isSpanContextValid(composed) ? composed : undefined;
+    return this.span === undefined ? undefined : parentSpanContextOf(this.span);
   }
 
   /**
